@@ -1,0 +1,1 @@
+"""The ``hitl`` command line: demo, schema export, and (later) review and workers."""

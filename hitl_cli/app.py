@@ -1,0 +1,59 @@
+"""The ``hitl`` console script (Typer + Rich)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from hitl_cli.schemas import SCHEMAS, schema_of
+from hitl_core.errors import HITLError
+
+app = typer.Typer(
+    help="hitl-kit: pause an agent before a consequential action; resume it after a human decides.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+err = Console(stderr=True)
+
+
+@app.command()
+def demo(
+    store: Annotated[
+        str, typer.Option(help="Store URL for the demo's paused runs.")
+    ] = "sqlite:///.hitl/demo.db",
+    keep: Annotated[bool, typer.Option(help="Keep earlier demo runs in the store.")] = False,
+) -> None:
+    """Run the payments scenario: a small payment runs, 4,200 pauses; approve, edit, reject."""
+    from hitl_cli.demo import run_demo
+
+    if store.startswith("sqlite:///") and not keep:
+        Path(store.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    run_demo(store, Console())
+
+
+@app.command()
+def schema(
+    name: Annotated[str | None, typer.Argument(help=f"One of: {', '.join(SCHEMAS)}.")] = None,
+) -> None:
+    """Print the JSON Schema of the wire models (all of them, or one)."""
+    if name is None:
+        document = {key: schema_of(key) for key in SCHEMAS}
+    elif name in SCHEMAS:
+        document = schema_of(name)
+    else:
+        err.print(f"[red]Unknown schema {name!r}.[/] Choose one of: {', '.join(SCHEMAS)}.")
+        raise typer.Exit(2)
+    print(json.dumps(document, indent=2, sort_keys=True))
+
+
+def main() -> None:
+    """Entry point: runs the app and turns hitl errors into a message and exit code 1."""
+    try:
+        app()
+    except HITLError as error:
+        err.print(f"[red]{type(error).__name__}:[/] {error}")
+        raise SystemExit(1) from None

@@ -1,0 +1,83 @@
+"""The audit trail: an append-only record of who did what to which request, and when."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from hitl_core.decisions import AnyDecision, DecisionKind, Edit
+from hitl_core.requests import ApprovalRequest
+
+__all__ = ["AuditEvent", "AuditKind"]
+
+
+class AuditKind(StrEnum):
+    """What happened, in the past tense."""
+
+    CREATED = "created"
+    DECIDED = "decided"
+    EXPIRED = "expired"
+    RESUMED = "resumed"
+    EXECUTED = "executed"
+    CANCELLED = "cancelled"
+
+
+class AuditEvent(BaseModel):
+    """One line of the audit trail.
+
+    Six months later "a human approved it" is worth nothing without "this human
+    approved these exact arguments at this time": every event keeps both.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    seq: int | None = None
+    """Order within the store, assigned when appended."""
+    kind: AuditKind
+    at: datetime
+    run_id: str
+    request_id: str | None = None
+    """The request concerned; None for an ungated execution."""
+    call_id: str | None = None
+    tool: str
+    actor: str | None = None
+    """Who: the reviewer for decisions, ``hitl:expiry`` for expiry, the adapter otherwise."""
+    decision: DecisionKind | None = None
+    args: dict[str, Any] | None = None
+    """The original arguments the agent proposed (or, for `executed`, the ones that ran)."""
+    edited_args: dict[str, Any] | None = None
+    """The reviewer's replacement arguments, for edits."""
+    feedback: str | None = None
+    detail: dict[str, Any] = {}
+    """Anything else worth keeping (the policy's reason, the respond answer, the output)."""
+
+    @classmethod
+    def for_request(
+        cls,
+        kind: AuditKind,
+        request: ApprovalRequest,
+        at: datetime,
+        *,
+        actor: str | None = None,
+        decision: AnyDecision | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> AuditEvent:
+        """An event about `request`, copying the call and (if given) the decision."""
+        return cls(
+            kind=kind,
+            at=at,
+            run_id=request.run_id,
+            request_id=request.id,
+            call_id=request.action.call_id,
+            tool=request.action.tool,
+            actor=actor if actor is not None else (decision.by if decision else None),
+            decision=decision.kind if decision else None,
+            args=dict(request.action.args),
+            edited_args=dict(decision.args) if isinstance(decision, Edit) else None,
+            feedback=decision.feedback if decision else None,
+            detail=detail or {},
+        )

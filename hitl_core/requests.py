@@ -1,0 +1,139 @@
+"""The pending approval: one per gated tool call, the unit a reviewer decides on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hitl_core.actions import ProposedAction
+from hitl_core.clock import utcnow
+from hitl_core.decisions import ALL_KINDS, AnyDecision, DecisionKind, Reject
+from hitl_core.identity import args_digest, request_id
+
+__all__ = [
+    "EXPIRY_REVIEWER",
+    "EXPIRY_TEMPLATE_AT",
+    "ApprovalRequest",
+    "RequestStatus",
+    "default_expiry_outcome",
+]
+
+EXPIRY_REVIEWER = "hitl:expiry"
+"""The `by` recorded on decisions that expiry applies, so audits tell them from people."""
+
+
+EXPIRY_TEMPLATE_AT = datetime(1970, 1, 1, tzinfo=UTC)
+"""The `at` of an expiry outcome until it applies; expiry stamps the real time."""
+
+
+def default_expiry_outcome() -> AnyDecision:
+    """Fail closed: an expired request is rejected with the feedback "approval expired"."""
+    return Reject(by=EXPIRY_REVIEWER, feedback="approval expired", at=EXPIRY_TEMPLATE_AT)
+
+
+class RequestStatus(StrEnum):
+    """Where a request is in its life: pending -> decided | expired -> resumed."""
+
+    PENDING = "pending"
+    """Waiting for a reviewer."""
+    DECIDED = "decided"
+    """A reviewer decided; the run has not applied the decision yet."""
+    EXPIRED = "expired"
+    """The deadline passed with no decision; the expiry outcome will apply."""
+    RESUMED = "resumed"
+    """The run applied the decision (or the expiry outcome)."""
+    CANCELLED = "cancelled"
+    """The run was cancelled; nothing will apply."""
+
+
+class ApprovalRequest(BaseModel):
+    """One gated tool call waiting for (or holding) a human decision."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = 1
+    """Version of this document's shape; 1: the first release."""
+    id: str
+    """Stable id from run id + call id (`hitl_core.identity.request_id`)."""
+    run_id: str
+    """The paused run this call belongs to."""
+    adapter: str
+    """Which adapter paused the run, e.g. ``"hitl_loop"``; it knows how to resume it."""
+    action: ProposedAction
+    """The call under review."""
+    args_digest: str
+    """Digest of `action.args`, the exact arguments shown to the reviewer."""
+    reason: str
+    """Why the policy asks for a human, e.g. ``"amount 4200 > 1000"``."""
+    allowed: tuple[DecisionKind, ...] = ALL_KINDS
+    """The decision kinds a reviewer may send."""
+    context: dict[str, Any] = Field(default_factory=dict)
+    """Extra facts for the reviewer (conversation excerpt, customer, links)."""
+    created_at: datetime
+    """When the run paused on this call."""
+    expires_at: datetime | None = None
+    """After this instant no decision is taken and `on_expiry` applies."""
+    on_expiry: AnyDecision = Field(default_factory=default_expiry_outcome)
+    """The decision applied if nobody decides in time (default: reject)."""
+    status: RequestStatus = RequestStatus.PENDING
+    """Where the request is in its life."""
+    decision: AnyDecision | None = None
+    """The decision that applies: the reviewer's, or the expiry outcome once expired."""
+    resumed_at: datetime | None = None
+    """When the run applied the decision."""
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        run_id: str,
+        adapter: str,
+        action: ProposedAction,
+        reason: str,
+        allowed: Iterable[DecisionKind] = ALL_KINDS,
+        context: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+        expires_in: timedelta | None = None,
+        on_expiry: AnyDecision | None = None,
+    ) -> ApprovalRequest:
+        """A new pending request whose id and digest are derived from the call."""
+        created = now or utcnow()
+        return cls(
+            id=request_id(run_id, action.call_id),
+            run_id=run_id,
+            adapter=adapter,
+            action=action,
+            args_digest=args_digest(action.args),
+            reason=reason,
+            allowed=tuple(allowed),
+            context=dict(context or {}),
+            created_at=created,
+            expires_at=created + expires_in if expires_in is not None else None,
+            on_expiry=on_expiry or default_expiry_outcome(),
+        )
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status is RequestStatus.PENDING
+
+    @property
+    def is_answered(self) -> bool:
+        """Decided or expired: the run can apply `decision`."""
+        return self.status in (RequestStatus.DECIDED, RequestStatus.EXPIRED)
+
+    def is_due(self, now: datetime) -> bool:
+        """Pending with a deadline at or before `now`."""
+        return self.is_pending and self.expires_at is not None and self.expires_at <= now
+
+    def same_call(self, other: ApprovalRequest) -> bool:
+        """Whether `other` is this request raised again (after a crash, say)."""
+        return (
+            self.id == other.id
+            and self.run_id == other.run_id
+            and self.action.tool == other.action.tool
+            and self.args_digest == other.args_digest
+        )

@@ -1,0 +1,56 @@
+"""Approval stores, one per module, opened by URL with `open_store`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from hitl_core.clock import Clock
+from hitl_core.errors import MissingDependency, UnsupportedStoreURL
+from hitl_core.stores.base import ApprovalStore as ApprovalStore
+from hitl_core.stores.base import ExecutionRecord as ExecutionRecord
+from hitl_core.stores.base import Page as Page
+from hitl_core.stores.base import RunRecord as RunRecord
+from hitl_core.stores.base import RunStatus as RunStatus
+
+__all__ = [
+    "KNOWN_STORES",
+    "ApprovalStore",
+    "ExecutionRecord",
+    "Page",
+    "RunRecord",
+    "RunStatus",
+    "open_store",
+]
+
+KNOWN_STORES: dict[str, tuple[str, str | None]] = {
+    "memory": ("hitl_core.stores.memory:MemoryStore", None),
+    "sqlite": ("hitl_core.stores.sqlite:SqliteStore", None),
+}
+"""URL scheme -> (``module:class``, the extra that installs its driver). Imported lazily."""
+
+
+def open_store(url: str, *, clock: Clock | None = None, **options: Any) -> ApprovalStore:
+    """Open the approval store a URL names, creating or upgrading its schema.
+
+    ``memory://`` (tests), ``sqlite:///approvals.db`` (embedded, the default) or
+    ``postgresql://user@host/db`` (many workers; needs ``hitl-kit[postgres]``).
+
+    Raises:
+        UnsupportedStoreURL: no store handles the scheme.
+        MissingDependency: the store's driver is not installed (the message says how).
+        SchemaVersionMismatch: the store was written by a newer hitl-kit.
+    """
+    scheme = url.partition(":")[0].split("+")[0].lower()
+    if scheme not in KNOWN_STORES or "://" not in url:
+        raise UnsupportedStoreURL(url, [f"{s}://" for s in KNOWN_STORES])
+    target, extra = KNOWN_STORES[scheme]
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if extra is None:
+            raise
+        raise MissingDependency(error.name or module_name, extra) from error
+    store: ApprovalStore = getattr(module, class_name)(url, clock=clock, **options)
+    return store

@@ -1,0 +1,108 @@
+"""The rules of a request's life, as pure functions every store calls inside its transaction.
+
+Each returns the request as it must be stored next and the audit event to append, or
+raises without side effects. Stores differ only in how they read, lock and write.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from hitl_core.audit import AuditEvent, AuditKind
+from hitl_core.decisions import Decision, Respond
+from hitl_core.errors import RequestIdConflict, RequestNotDecided
+from hitl_core.requests import ApprovalRequest, RequestStatus
+from hitl_core.stores.base import ExecutionRecord
+from hitl_core.validation import bind_decision
+
+__all__ = ["cancel", "create", "decide", "executed", "expire", "resume"]
+
+Transition = tuple[ApprovalRequest, AuditEvent | None]
+
+
+def create(existing: ApprovalRequest | None, request: ApprovalRequest) -> Transition:
+    """Putting `request`: new requests are stored pending; a re-raised one is a no-op.
+
+    Raises:
+        RequestIdConflict: the id already belongs to a different call.
+    """
+    if existing is not None:
+        if not existing.same_call(request):
+            raise RequestIdConflict(request.id)
+        return existing, None
+    fresh = request.model_copy(
+        update={"status": RequestStatus.PENDING, "decision": None, "resumed_at": None}
+    )
+    event = AuditEvent.for_request(
+        AuditKind.CREATED,
+        fresh,
+        fresh.created_at,
+        actor=fresh.adapter,
+        detail={"reason": fresh.reason},
+    )
+    return fresh, event
+
+
+def decide(request: ApprovalRequest, decision: Decision, now: datetime) -> Transition:
+    """Recording a reviewer's decision; see `bind_decision` for what is refused."""
+    bound = bind_decision(request, decision, now)
+    decided = request.model_copy(update={"status": RequestStatus.DECIDED, "decision": bound})
+    detail = {"answer": bound.answer} if isinstance(bound, Respond) else {}
+    event = AuditEvent.for_request(
+        AuditKind.DECIDED, decided, bound.at, decision=bound, detail=detail
+    )
+    return decided, event
+
+
+def expire(request: ApprovalRequest, now: datetime) -> Transition:
+    """A pending request past its deadline takes its expiry outcome as its decision."""
+    if not request.is_due(now):
+        return request, None
+    outcome = request.on_expiry.model_copy(
+        update={"at": now, "request_id": request.id, "args_digest": request.args_digest}
+    )
+    expired = request.model_copy(update={"status": RequestStatus.EXPIRED, "decision": outcome})
+    event = AuditEvent.for_request(AuditKind.EXPIRED, expired, now, decision=outcome)
+    return expired, event
+
+
+def resume(request: ApprovalRequest, now: datetime) -> Transition:
+    """The run applied the decision. A second call changes nothing (crash-safe retries).
+
+    Raises:
+        RequestNotDecided: the request is pending or cancelled.
+    """
+    if request.status is RequestStatus.RESUMED:
+        return request, None
+    if not request.is_answered:
+        raise RequestNotDecided(request.id, request.status.value)
+    resumed = request.model_copy(update={"status": RequestStatus.RESUMED, "resumed_at": now})
+    event = AuditEvent.for_request(
+        AuditKind.RESUMED, resumed, now, actor=request.adapter, decision=request.decision
+    )
+    return resumed, event
+
+
+def cancel(request: ApprovalRequest, now: datetime, by: str, reason: str | None) -> Transition:
+    """Cancelling a pending request; answered ones keep their decision."""
+    if not request.is_pending:
+        return request, None
+    cancelled = request.model_copy(update={"status": RequestStatus.CANCELLED})
+    event = AuditEvent.for_request(
+        AuditKind.CANCELLED, cancelled, now, actor=by, detail={"reason": reason} if reason else {}
+    )
+    return cancelled, event
+
+
+def executed(record: ExecutionRecord) -> AuditEvent:
+    """The audit event for a call that ran."""
+    return AuditEvent(
+        kind=AuditKind.EXECUTED,
+        at=record.at,
+        run_id=record.run_id,
+        request_id=record.request_id,
+        call_id=record.call_id,
+        tool=record.tool,
+        args=dict(record.args),
+        detail={"output": record.output},
+    )

@@ -1,0 +1,191 @@
+"""`memory://`: an in-process store for tests and demos; it forgets everything on exit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from hitl_core.audit import AuditEvent
+from hitl_core.clock import Clock, SystemClock
+from hitl_core.decisions import Decision
+from hitl_core.errors import RunChanged, UnknownRequest, UnknownRun
+from hitl_core.requests import ApprovalRequest, RequestStatus
+from hitl_core.stores import lifecycle
+from hitl_core.stores.base import (
+    ExecutionRecord,
+    Page,
+    RunRecord,
+    RunStatus,
+    decode_cursor,
+    encode_cursor,
+)
+
+__all__ = ["MemoryStore"]
+
+
+class MemoryStore:
+    """Every `ApprovalStore` guarantee, held in dicts behind one lock.
+
+    Safe across threads, not across processes: use SQLite or PostgreSQL for those.
+    """
+
+    def __init__(self, url: str = "memory://", *, clock: Clock | None = None) -> None:
+        self.url = url
+        self.clock: Clock = clock or SystemClock()
+        self._lock = threading.RLock()
+        self._requests: dict[str, ApprovalRequest] = {}
+        self._runs: dict[str, RunRecord] = {}
+        self._executions: dict[tuple[str, str], ExecutionRecord] = {}
+        self._audit: list[AuditEvent] = []
+
+    def _append(self, event: AuditEvent | None) -> None:
+        if event is not None:
+            self._audit.append(event.model_copy(update={"seq": len(self._audit) + 1}))
+
+    def _apply(self, transition: lifecycle.Transition) -> ApprovalRequest:
+        request, event = transition
+        self._requests[request.id] = request
+        self._append(event)
+        return request
+
+    def _get(self, request_id: str) -> ApprovalRequest:
+        try:
+            return self._requests[request_id]
+        except KeyError:
+            raise UnknownRequest(request_id) from None
+
+    def put(self, request: ApprovalRequest) -> ApprovalRequest:
+        with self._lock:
+            return self._apply(lifecycle.create(self._requests.get(request.id), request))
+
+    def get(self, request_id: str) -> ApprovalRequest:
+        with self._lock:
+            return self._get(request_id)
+
+    def list_requests(
+        self,
+        *,
+        status: RequestStatus | None = RequestStatus.PENDING,
+        run_id: str | None = None,
+        tool: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        after = decode_cursor(cursor) if cursor else None
+        with self._lock:
+            matching = sorted(
+                (
+                    r
+                    for r in self._requests.values()
+                    if (status is None or r.status is status)
+                    and (run_id is None or r.run_id == run_id)
+                    and (tool is None or r.action.tool == tool)
+                    and (after is None or (r.created_at, r.id) > after)
+                ),
+                key=lambda r: (r.created_at, r.id),
+            )
+        items = matching[:limit]
+        more = len(matching) > limit
+        return Page(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
+
+    def decide(self, request_id: str, decision: Decision) -> ApprovalRequest:
+        with self._lock:
+            request = self._get(request_id)
+            return self._apply(lifecycle.decide(request, decision, self.clock.now()))
+
+    def expire_due(
+        self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
+    ) -> list[ApprovalRequest]:
+        now = now or self.clock.now()
+        with self._lock:
+            due = sorted(
+                (
+                    r
+                    for r in self._requests.values()
+                    if r.is_due(now) and (run_id is None or r.run_id == run_id)
+                ),
+                key=lambda r: (r.expires_at, r.id),
+            )[:limit]
+            return [self._apply(lifecycle.expire(r, now)) for r in due]
+
+    def mark_resumed(self, request_id: str) -> ApprovalRequest:
+        with self._lock:
+            request = self._get(request_id)
+            return self._apply(lifecycle.resume(request, self.clock.now()))
+
+    def cancel_run(
+        self, run_id: str, *, by: str, reason: str | None = None
+    ) -> list[ApprovalRequest]:
+        now = self.clock.now()
+        with self._lock:
+            pending = [r for r in self._requests.values() if r.run_id == run_id and r.is_pending]
+            cancelled = [self._apply(lifecycle.cancel(r, now, by, reason)) for r in pending]
+            if run_id in self._runs:
+                run = self._runs[run_id]
+                self._runs[run_id] = run.model_copy(
+                    update={
+                        "status": RunStatus.CANCELLED,
+                        "version": run.version + 1,
+                        "updated_at": now,
+                    }
+                )
+            return cancelled
+
+    def save_run(
+        self,
+        run: RunRecord,
+        requests: Sequence[ApprovalRequest] = (),
+        *,
+        expected_version: int | None = None,
+    ) -> RunRecord:
+        with self._lock:
+            stored = self._runs.get(run.run_id)
+            found = stored.version if stored else 0
+            if expected_version is not None and expected_version != found:
+                raise RunChanged(run.run_id, expected_version, found)
+            transitions = [lifecycle.create(self._requests.get(r.id), r) for r in requests]
+            saved = run.model_copy(
+                update={
+                    "version": found + 1,
+                    "created_at": stored.created_at if stored else run.created_at,
+                }
+            )
+            self._runs[run.run_id] = saved
+            for transition in transitions:
+                self._apply(transition)
+            return saved
+
+    def load_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            try:
+                return self._runs[run_id]
+            except KeyError:
+                raise UnknownRun(run_id) from None
+
+    def record_execution(self, record: ExecutionRecord) -> ExecutionRecord:
+        key = (record.run_id, record.call_id)
+        with self._lock:
+            if key in self._executions:
+                return self._executions[key]
+            self._executions[key] = record
+            self._append(lifecycle.executed(record))
+            return record
+
+    def executions(self, run_id: str) -> dict[str, ExecutionRecord]:
+        with self._lock:
+            return {c: r for (run, c), r in self._executions.items() if run == run_id}
+
+    def audit(
+        self, *, run_id: str | None = None, request_id: str | None = None
+    ) -> list[AuditEvent]:
+        with self._lock:
+            return [
+                e
+                for e in self._audit
+                if (run_id is None or e.run_id == run_id)
+                and (request_id is None or e.request_id == request_id)
+            ]
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -1,0 +1,1 @@
+"""Conversions between the hitl-kit contract and other wire formats."""
