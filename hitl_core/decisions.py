@@ -6,6 +6,7 @@ The four kinds and their tags are LangChain's (``approve``, ``edit``, ``reject``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -19,6 +20,7 @@ __all__ = [
     "AnyDecision",
     "Approve",
     "Decision",
+    "DecisionInput",
     "DecisionKind",
     "Edit",
     "MalformedDecision",
@@ -112,6 +114,8 @@ class Decision(BaseModel):
         """
         if isinstance(data, Decision):
             data = data.model_dump()
+        if isinstance(data, Mapping):
+            data = dict(data)
         if not isinstance(data, dict) or data.get("type") not in ALL_KINDS:
             raise UnknownDecisionKind(data.get("type") if isinstance(data, dict) else data)
         try:
@@ -163,6 +167,9 @@ class Respond(Decision):
 
 AnyDecision: TypeAlias = Annotated[Approve | Reject | Edit | Respond, Field(discriminator="type")]
 """Any of the four decisions, told apart by ``type``."""
+
+DecisionInput: TypeAlias = Decision | Mapping[str, Any]
+"""A decision, or its JSON object form (as a review UI or HTTP client sends it)."""
 
 decision_adapter: TypeAdapter[AnyDecision] = TypeAdapter(AnyDecision)
 """Validates and dumps `AnyDecision`; its JSON Schema is the decision wire format."""

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from hitl_core.decisions import AnyDecision, Decision, Edit
+from hitl_core.decisions import AnyDecision, Decision, DecisionInput, Edit
 from hitl_core.errors import (
     AlreadyDecided,
     DecisionMismatch,
@@ -21,7 +21,7 @@ from hitl_core.requests import ApprovalRequest, RequestStatus
 __all__ = ["bind_decision", "check_edit_arguments"]
 
 
-def bind_decision(request: ApprovalRequest, decision: Decision, now: datetime) -> AnyDecision:
+def bind_decision(request: ApprovalRequest, decision: DecisionInput, now: datetime) -> AnyDecision:
     """The decision as it will be recorded on `request`, after every check passes.
 
     The result carries the request id and argument digest it was made for, so it can

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from hitl_core.audit import AuditEvent
 from hitl_core.clock import Clock
-from hitl_core.decisions import Decision
+from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
 
 __all__ = [
@@ -141,7 +141,7 @@ class ApprovalStore(Protocol):
         """Requests in (created_at, id) order, filtered; ``status=None`` means any."""
         ...
 
-    def decide(self, request_id: str, decision: Decision) -> ApprovalRequest:
+    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
         """Record the one decision a request takes; see `lifecycle.decide` for the rules.
 
         Raises:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from hitl_core.audit import AuditEvent, AuditKind
-from hitl_core.decisions import Decision, Respond
+from hitl_core.decisions import DecisionInput, Respond
 from hitl_core.errors import RequestIdConflict, RequestNotDecided
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores.base import ExecutionRecord
@@ -43,7 +43,7 @@ def create(existing: ApprovalRequest | None, request: ApprovalRequest) -> Transi
     return fresh, event
 
 
-def decide(request: ApprovalRequest, decision: Decision, now: datetime) -> Transition:
+def decide(request: ApprovalRequest, decision: DecisionInput, now: datetime) -> Transition:
     """Recording a reviewer's decision; see `bind_decision` for what is refused."""
     bound = bind_decision(request, decision, now)
     decided = request.model_copy(update={"status": RequestStatus.DECIDED, "decision": bound})

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from hitl_core.audit import AuditEvent
 from hitl_core.clock import Clock, SystemClock
-from hitl_core.decisions import Decision
+from hitl_core.decisions import DecisionInput
 from hitl_core.errors import RunChanged, UnknownRequest, UnknownRun
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import lifecycle
@@ -89,7 +89,7 @@ class MemoryStore:
         more = len(matching) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
 
-    def decide(self, request_id: str, decision: Decision) -> ApprovalRequest:
+    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
         with self._lock:
             request = self._get(request_id)
             return self._apply(lifecycle.decide(request, decision, self.clock.now()))

@@ -16,7 +16,7 @@ from typing import Any
 
 from hitl_core.audit import AuditEvent
 from hitl_core.clock import Clock, SystemClock
-from hitl_core.decisions import Decision
+from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
     InvalidInput,
     RunChanged,
@@ -258,7 +258,7 @@ class SqliteStore:
         more = len(rows) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
 
-    def decide(self, request_id: str, decision: Decision) -> ApprovalRequest:
+    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
         with self._write() as conn:
             request = self._require(conn, request_id)
             return self._apply(conn, lifecycle.decide(request, decision, self.clock.now()))

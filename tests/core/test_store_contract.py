@@ -16,6 +16,7 @@ from hitl_core import (
     EditArgumentsInvalid,
     EditRenamesTool,
     ExecutionRecord,
+    MalformedDecision,
     ManualClock,
     RequestExpired,
     RequestIdConflict,
@@ -24,6 +25,7 @@ from hitl_core import (
     RunChanged,
     RunRecord,
     RunStatus,
+    UnknownDecisionKind,
     UnknownRequest,
     UnknownRun,
 )
@@ -118,6 +120,35 @@ def test_bad_decisions_are_refused_and_change_nothing(
     assert "unchanged" in str(caught.value)
     assert snapshot(store, request.id) == before
     assert store.get(request.id).status is RequestStatus.PENDING
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"type": "maybe", "by": "ana"}, UnknownDecisionKind),
+        ({"type": "edit", "by": "ana"}, MalformedDecision),
+    ],
+)
+def test_bad_payloads_are_refused_and_change_nothing(
+    store: ApprovalStore, payload: dict[str, str], error: type[HITLError]
+) -> None:
+    request = store.put(payment_request())
+    before = snapshot(store, request.id)
+    with pytest.raises(error, match="unchanged"):
+        store.decide(request.id, payload)
+    assert snapshot(store, request.id) == before
+
+
+def test_a_decision_may_arrive_as_json_data(store: ApprovalStore) -> None:
+    request = store.put(payment_request())
+    decided = store.decide(request.id, {"type": "reject", "by": "ana", "feedback": "no"})
+    assert decided.decision == Decision.reject("no", by="ana").model_copy(
+        update={
+            "at": decided.decision.at if decided.decision else None,
+            "request_id": request.id,
+            "args_digest": request.args_digest,
+        }
+    )
 
 
 def test_edit_schema_errors_name_each_argument(store: ApprovalStore) -> None:
