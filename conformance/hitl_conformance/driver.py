@@ -1,0 +1,105 @@
+"""The one thing an adapter author writes: a driver that runs a scenario on their framework.
+
+A factory ``driver(config: DriverConfig) -> AdapterDriver`` builds the framework's agent
+with the suite's recording tools (`hitl_conformance.tools`) and a model that plays
+`config.scenario` and reports what it was shown to `config.journal`. The suite does the
+rest, including resuming in a fresh Python process (it calls the same factory there).
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from hitl_conformance.capabilities import Capability
+from hitl_conformance.scenario import Scenario
+from hitl_core import ApprovalStore
+
+__all__ = [
+    "AdapterDriver",
+    "DriverConfig",
+    "DriverFactory",
+    "RunOutcome",
+    "factory_ref",
+    "load_factory",
+    "resume_in_fresh_process",
+]
+
+
+class DriverConfig(BaseModel):
+    """Everything a driver needs; JSON-serializable so a fresh process can rebuild it."""
+
+    store_url: str
+    journal: Path
+    scenario: Scenario
+
+
+class RunOutcome(BaseModel):
+    """Where a run stands after `start` or `resume`, in the suite's neutral terms."""
+
+    run_id: str
+    status: Literal["paused", "completed"]
+    pending: list[str] = []
+    """Ids of the requests the run waits on, in call order (empty once completed)."""
+    output: str | None = None
+    """The model's final answer, once completed."""
+
+
+@runtime_checkable
+class AdapterDriver(Protocol):
+    """An adapter's agent, built for one scenario, seen through four calls."""
+
+    capabilities: ClassVar[frozenset[Capability]]
+    """What the adapter claims to support; tests of anything else are skipped."""
+    store: ApprovalStore
+    """The store the adapter writes requests, runs and audit events to."""
+
+    def start(self, run_id: str) -> RunOutcome:
+        """Run the scenario's prompt under `run_id` until it completes or pauses."""
+        ...
+
+    def resume(self, run_id: str) -> RunOutcome:
+        """Reload `run_id` from the store, apply recorded decisions, continue."""
+        ...
+
+    def close(self) -> None:
+        """Release the store and anything else the driver opened."""
+        ...
+
+
+DriverFactory = Callable[[DriverConfig], AdapterDriver]
+
+
+def factory_ref(factory: DriverFactory | str) -> str:
+    """The ``module:attribute`` reference a fresh process imports the factory by."""
+    if isinstance(factory, str):
+        return factory if ":" in factory else f"{factory}.conformance:driver"
+    return f"{factory.__module__}:{factory.__qualname__}"
+
+
+def load_factory(ref: str) -> DriverFactory:
+    """Import a factory from ``package`` (meaning ``package.conformance:driver``) or
+    ``module:attribute``."""
+    module_name, _, attribute = factory_ref(ref).partition(":")
+    factory: DriverFactory = getattr(importlib.import_module(module_name), attribute)
+    return factory
+
+
+def resume_in_fresh_process(ref: str, config: DriverConfig, run_id: str) -> RunOutcome:
+    """Resume `run_id` in a new Python interpreter that shares nothing but the store."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hitl_conformance.child", ref, run_id],
+        input=config.model_dump_json(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise AssertionError(f"The fresh-process resume failed:\n{done.stderr}")
+    return RunOutcome.model_validate_json(done.stdout.strip().splitlines()[-1])

@@ -1,0 +1,1 @@
+"""The standard tests, one module per move; `base.AdapterConformanceTests` combines them."""
