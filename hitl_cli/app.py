@@ -50,6 +50,30 @@ def schema(
     print(json.dumps(document, indent=2, sort_keys=True))
 
 
+@app.command()
+def conformance(
+    adapter: Annotated[
+        str, typer.Argument(help="A package (hitl_loop) or a driver factory (module:factory).")
+    ],
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON here.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show pytest's output.")] = False,
+) -> None:
+    """Run the conformance suite against an adapter; exit non-zero below level BASE."""
+    from hitl_cli.conformance import print_report
+    from hitl_conformance.runner import run_suite
+
+    _, report = run_suite(
+        adapter, pytest_args=() if verbose else ("--quiet", "--no-header", "-rN", "--tb=no")
+    )
+    print_report(report, Console())
+    if json_path is not None:
+        json_path.write_text(json.dumps(report.to_dict(), indent=2))
+    if report.level() == "NONE":
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point: runs the app and turns hitl errors into a message and exit code 1."""
     try:

@@ -21,8 +21,12 @@ _REPORTS = pytest.StashKey[dict[str, AdapterReport]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.getgroup("hitl-conformance").addoption(
+    group = parser.getgroup("hitl-conformance")
+    group.addoption(
         "--hitl-report", metavar="PATH", default=None, help="write the conformance reports as JSON"
+    )
+    group.addoption(
+        "--hitl-no-summary", action="store_true", help="do not print the conformance summary"
     )
 
 
@@ -87,10 +91,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     collected = reports(config)
     if not collected:
         return
-    terminalreporter.section("hitl-kit conformance")
-    for report in collected.values():
-        for line in report.render():
-            terminalreporter.write_line(line)
+    if not config.getoption("--hitl-no-summary"):
+        terminalreporter.section("hitl-kit conformance")
+        for report in collected.values():
+            for line in report.render():
+                terminalreporter.write_line(line)
     path = config.getoption("--hitl-report")
     if path:
         Path(path).write_text(json.dumps([r.to_dict() for r in collected.values()], indent=2))
