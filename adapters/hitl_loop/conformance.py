@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import ClassVar
 
-from hitl_conformance import Capability, DriverConfig, Journal, RunOutcome, recording_tools
+from hitl_conformance import (
+    Capability,
+    DriverConfig,
+    Journal,
+    RunOutcome,
+    ScriptedCall,
+    recording_tools,
+)
 from hitl_core import open_store
 from hitl_loop.loop import ToolLoop
 from hitl_loop.messages import Message, ToolCall, ToolSpec
 from hitl_loop.scripted import ScriptedModel
-from hitl_loop.state import LoopOutcome, Paused
+from hitl_loop.state import Completed, LoopEvent, LoopOutcome, Paused, ToolSettled
 
 __all__ = ["LoopDriver", "driver"]
 
@@ -18,13 +25,13 @@ __all__ = ["LoopDriver", "driver"]
 class _JournaledModel(ScriptedModel):
     """The scenario's script, reporting each tool result it is shown to the journal."""
 
-    def __init__(self, config: DriverConfig, journal: Journal) -> None:
+    def __init__(self, turns: Sequence[list[ScriptedCall] | str], journal: Journal) -> None:
         super().__init__(
             [
                 turn
                 if isinstance(turn, str)
                 else [ToolCall(id=c.id, name=c.tool, args=c.args) for c in turn]
-                for turn in config.scenario.turns
+                for turn in turns
             ]
         )
         self.journal = journal
@@ -39,29 +46,26 @@ class _JournaledModel(ScriptedModel):
 class LoopDriver:
     """Runs a conformance scenario on a `ToolLoop`."""
 
-    capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {
-            Capability.APPROVE,
-            Capability.REJECT,
-            Capability.THRESHOLD,
-            Capability.PERSIST,
-            Capability.EXACTLY_ONCE,
-            Capability.BOUND_DECISION,
-            Capability.EDIT,
-            Capability.RESPOND,
-            Capability.PARALLEL,
-            Capability.EXPIRY,
-        }
-    )
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(Capability)
 
     def __init__(self, config: DriverConfig) -> None:
         self.config = config
         self.store = open_store(config.store_url)
         journal = Journal(config.journal)
+        policy = config.scenario.build_policy()
+        agents = [
+            ToolLoop(
+                _JournaledModel(turns, journal),
+                recording_tools(journal),
+                policy=policy,
+                store=self.store,
+            ).as_tool(name, f"The {name} sub-agent.")
+            for name, turns in config.scenario.agents.items()
+        ]
         self.loop = ToolLoop(
-            _JournaledModel(config, journal),
-            recording_tools(journal),
-            policy=config.scenario.build_policy(),
+            _JournaledModel(config.scenario.turns, journal),
+            [*recording_tools(journal), *agents],
+            policy=policy,
             store=self.store,
         )
 
@@ -71,8 +75,25 @@ class LoopDriver:
     def resume(self, run_id: str) -> RunOutcome:
         return _neutral(self.loop.resume(run_id))
 
+    def start_streamed(self, run_id: str) -> RunOutcome:
+        return _drained(self.loop.stream(self.config.scenario.prompt, run_id=run_id))
+
+    def resume_streamed(self, run_id: str) -> RunOutcome:
+        return _drained(self.loop.stream_resume(run_id))
+
     def close(self) -> None:
         self.store.close()
+
+
+def _drained(stream: Iterator[LoopEvent]) -> RunOutcome:
+    """Consume a stream; the neutral outcome with the settled calls it surfaced."""
+    events: list[str] = []
+    for event in stream:
+        if isinstance(event, ToolSettled):
+            events.append(f"tool_result:{event.call_id}")
+        elif isinstance(event, Paused | Completed):
+            return _neutral(event).model_copy(update={"events": [*events, event.status]})
+    raise AssertionError("the stream ended without an outcome")
 
 
 def _neutral(outcome: LoopOutcome) -> RunOutcome:

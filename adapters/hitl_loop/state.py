@@ -10,7 +10,16 @@ from hitl_core.errors import InvalidRunState
 from hitl_core.requests import ApprovalRequest
 from hitl_loop.messages import Message, ToolCall
 
-__all__ = ["Completed", "LoopOutcome", "LoopState", "Paused", "ToolResult"]
+__all__ = [
+    "Completed",
+    "LoopEvent",
+    "LoopOutcome",
+    "LoopState",
+    "ModelTurn",
+    "Paused",
+    "ToolResult",
+    "ToolSettled",
+]
 
 
 class ToolResult(BaseModel):
@@ -37,6 +46,8 @@ class LoopState(BaseModel):
     """Results of this turn's calls so far, by call id (ran, answered or refused)."""
     waiting: dict[str, str] = Field(default_factory=dict)
     """Gated calls of this turn still waiting on a human: call id -> request id."""
+    children: dict[str, LoopState] = Field(default_factory=dict)
+    """Sub-agents (agents used as tools) in progress: call id -> the sub-agent's state."""
     forced: dict[str, str] = Field(default_factory=dict)
     """Calls that need approval whatever the policy says (a plan's validator): id -> reason."""
     context: dict[str, Any] = Field(default_factory=dict)
@@ -44,6 +55,21 @@ class LoopState(BaseModel):
     steps: int = 0
     """Model turns taken so far."""
     output: str | None = None
+
+    @property
+    def is_waiting(self) -> bool:
+        """Some call of this turn, here or in a sub-agent, waits on a human."""
+        return bool(self.waiting or self.children)
+
+    def pending_request_ids(self) -> list[str]:
+        """The request ids this run waits on, sub-agents' included, in call order."""
+        ids: list[str] = []
+        for call in self.turn:
+            if call.id in self.waiting:
+                ids.append(self.waiting[call.id])
+            elif call.id in self.children:
+                ids += self.children[call.id].pending_request_ids()
+        return ids
 
     @classmethod
     def load(cls, run_id: str, text: str) -> LoopState:
@@ -57,6 +83,23 @@ class LoopState(BaseModel):
         if state.run_id != run_id:
             raise InvalidRunState(run_id, f"the snapshot belongs to run {state.run_id}")
         return state
+
+
+class ModelTurn(BaseModel):
+    """Streamed: the model answered (text, tool calls, or both)."""
+
+    kind: Literal["model_turn"] = "model_turn"
+    message: Message
+
+
+class ToolSettled(BaseModel):
+    """Streamed: a call has its result (it ran, or a decision answered it)."""
+
+    kind: Literal["tool_result"] = "tool_result"
+    call_id: str
+    tool: str
+    content: str
+    is_error: bool = False
 
 
 class Paused(BaseModel):
@@ -78,3 +121,5 @@ class Completed(BaseModel):
 
 
 LoopOutcome = Paused | Completed
+LoopEvent = ModelTurn | ToolSettled | Paused | Completed
+"""What `ToolLoop.stream` yields; the last event is always `Paused` or `Completed`."""

@@ -26,6 +26,7 @@ __all__ = [
     "DriverConfig",
     "DriverFactory",
     "RunOutcome",
+    "StreamingDriver",
     "factory_ref",
     "load_factory",
     "resume_in_fresh_process",
@@ -49,6 +50,9 @@ class RunOutcome(BaseModel):
     """Ids of the requests the run waits on, in call order (empty once completed)."""
     output: str | None = None
     """The model's final answer, once completed."""
+    events: list[str] = []
+    """For streamed runs: what the stream surfaced, in order: ``tool_result:<call id>`` for
+    each settled call, then ``paused`` or ``completed``."""
 
 
 @runtime_checkable
@@ -70,6 +74,19 @@ class AdapterDriver(Protocol):
 
     def close(self) -> None:
         """Release the store and anything else the driver opened."""
+        ...
+
+
+@runtime_checkable
+class StreamingDriver(AdapterDriver, Protocol):
+    """A driver that also runs and resumes through its framework's streaming API."""
+
+    def start_streamed(self, run_id: str) -> RunOutcome:
+        """`start`, consuming the stream until it ends; `events` lists what it surfaced."""
+        ...
+
+    def resume_streamed(self, run_id: str) -> RunOutcome:
+        """`resume`, consuming the stream until it ends."""
         ...
 
 

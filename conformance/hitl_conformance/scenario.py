@@ -44,6 +44,8 @@ class Scenario(BaseModel):
 
     turns: list[list[ScriptedCall] | str]
     prompt: str = "Please handle the request."
+    agents: dict[str, list[list[ScriptedCall] | str]] = Field(default_factory=dict)
+    """Sub-agents the model may call as tools (argument ``task``), each with its own script."""
     policy: dict[str, Any] = Field(default_factory=STANDARD_POLICY.to_data)
     """The policy as data (`Policy.to_data`), so a fresh process rebuilds the same one."""
 

@@ -14,6 +14,7 @@ from hitl_conformance.driver import DriverConfig, factory_ref, load_factory
 from hitl_conformance.harness import Harness
 from hitl_conformance.markers import MARKER
 from hitl_conformance.scenario import Scenario
+from hitl_conformance.suite.compose import ComposeTests
 from hitl_conformance.suite.decide import DecideTests
 from hitl_conformance.suite.fixtures import NewRun
 from hitl_conformance.suite.gate import GateTests
@@ -22,7 +23,7 @@ from hitl_conformance.suite.resume import ResumeTests
 __all__ = ["AdapterConformanceTests", "standard_tests"]
 
 
-class AdapterConformanceTests(GateTests, DecideTests, ResumeTests):
+class AdapterConformanceTests(GateTests, DecideTests, ResumeTests, ComposeTests):
     """The standard suite. Subclass it and set `factory`::
 
         class TestMyAdapter(AdapterConformanceTests):
