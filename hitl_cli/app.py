@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -62,8 +64,16 @@ def conformance(
 ) -> None:
     """Run the conformance suite against an adapter; exit non-zero below level BASE."""
     from hitl_cli.conformance import print_report
+    from hitl_conformance.driver import factory_ref, load_factory
     from hitl_conformance.runner import run_suite
 
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: factories next to the user
+    try:
+        load_factory(factory_ref(adapter))
+    except (ImportError, AttributeError) as error:
+        err.print(f"[red]Cannot import the driver factory for {adapter!r}:[/] {error}")
+        raise typer.Exit(2) from None
     _, report = run_suite(
         adapter, pytest_args=() if verbose else ("--quiet", "--no-header", "-rN", "--tb=no")
     )

@@ -8,19 +8,24 @@
 See docs/conformance.md for writing a driver.
 """
 
-from hitl_conformance.capabilities import MAY as MAY
-from hitl_conformance.capabilities import MUST as MUST
-from hitl_conformance.capabilities import Capability as Capability
-from hitl_conformance.driver import AdapterDriver as AdapterDriver
-from hitl_conformance.driver import DriverConfig as DriverConfig
-from hitl_conformance.driver import RunOutcome as RunOutcome
-from hitl_conformance.harness import Harness as Harness
-from hitl_conformance.journal import Journal as Journal
-from hitl_conformance.scenario import STANDARD_POLICY as STANDARD_POLICY
-from hitl_conformance.scenario import Scenario as Scenario
-from hitl_conformance.scenario import ScriptedCall as ScriptedCall
-from hitl_conformance.suite.base import AdapterConformanceTests as AdapterConformanceTests
-from hitl_conformance.tools import recording_tools as recording_tools
+import pytest
+
+# Full assertion diffs for adapter authors: rewrite the suite's asserts when pytest runs.
+pytest.register_assert_rewrite("hitl_conformance.suite", "hitl_conformance.harness")
+
+from hitl_conformance.capabilities import MAY as MAY  # noqa: E402
+from hitl_conformance.capabilities import MUST as MUST  # noqa: E402
+from hitl_conformance.capabilities import Capability as Capability  # noqa: E402
+from hitl_conformance.driver import AdapterDriver as AdapterDriver  # noqa: E402
+from hitl_conformance.driver import DriverConfig as DriverConfig  # noqa: E402
+from hitl_conformance.driver import RunOutcome as RunOutcome  # noqa: E402
+from hitl_conformance.harness import Harness as Harness  # noqa: E402
+from hitl_conformance.journal import Journal as Journal  # noqa: E402
+from hitl_conformance.scenario import STANDARD_POLICY as STANDARD_POLICY  # noqa: E402
+from hitl_conformance.scenario import Scenario as Scenario  # noqa: E402
+from hitl_conformance.scenario import ScriptedCall as ScriptedCall  # noqa: E402
+from hitl_conformance.suite.base import AdapterConformanceTests as AdapterConformanceTests  # noqa: E402
+from hitl_conformance.tools import recording_tools as recording_tools  # noqa: E402
 
 __all__ = [
     "MAY",

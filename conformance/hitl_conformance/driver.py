@@ -108,15 +108,25 @@ def load_factory(ref: str) -> DriverFactory:
     return factory
 
 
+FRESH_PROCESS_TIMEOUT = 120.0
+"""Seconds a fresh-process resume may take before the test fails instead of hanging."""
+
+
 def resume_in_fresh_process(ref: str, config: DriverConfig, run_id: str) -> RunOutcome:
     """Resume `run_id` in a new Python interpreter that shares nothing but the store."""
-    done = subprocess.run(
-        [sys.executable, "-m", "hitl_conformance.child", ref, run_id],
-        input=config.model_dump_json(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "hitl_conformance.child", ref, run_id],
+            input=config.model_dump_json(),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=FRESH_PROCESS_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError(
+            f"The fresh-process resume of {run_id} took over {FRESH_PROCESS_TIMEOUT:.0f} s."
+        ) from None
     if done.returncode != 0:
         raise AssertionError(f"The fresh-process resume failed:\n{done.stderr}")
     return RunOutcome.model_validate_json(done.stdout.strip().splitlines()[-1])

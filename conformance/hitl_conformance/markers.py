@@ -15,7 +15,11 @@ MARKER = "hitl_capability"
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def needs(*capabilities: Capability) -> Callable[[_F], _F]:
-    """Mark a test as checking `capabilities`; it is skipped where one is not declared."""
-    mark: Callable[[_F], _F] = getattr(pytest.mark, MARKER)(*capabilities)
+def needs(checks: Capability, *also: Capability) -> Callable[[_F], _F]:
+    """Mark a test as checking `checks`, using `also` to get there.
+
+    The test is skipped where any of them is not declared; a failure counts against
+    `checks` only, so one bug is reported where it is.
+    """
+    mark: Callable[[_F], _F] = getattr(pytest.mark, MARKER)(checks, *also)
     return mark

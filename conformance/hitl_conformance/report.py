@@ -22,6 +22,7 @@ class TestResult(BaseModel):
 
     name: str
     capabilities: list[Capability]
+    """The capability the test checks, then the ones it also needs."""
     outcome: Outcome
     reason: str | None = None
 
@@ -51,7 +52,8 @@ class AdapterReport(BaseModel):
         for capability in sorted(
             Capability, key=lambda c: (c not in MUST, list(Capability).index(c))
         ):
-            tests = [r for r in self.results if capability in r.capabilities]
+            # A test counts for the capability it checks (its first); the rest it only needs.
+            tests = [r for r in self.results if r.capabilities[:1] == [capability]]
             row = CapabilityResult(
                 capability=capability, required=capability in MUST, status="skipped"
             )

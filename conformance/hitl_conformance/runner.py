@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 
-from hitl_conformance.driver import factory_ref
+from hitl_conformance.driver import factory_ref, load_factory
 from hitl_conformance.report import AdapterReport
 
 __all__ = ["run_suite"]
@@ -26,11 +29,19 @@ class TestConformance(AdapterConformanceTests):
 def run_suite(factory: str, *, pytest_args: Sequence[str] = ()) -> tuple[int, AdapterReport]:
     """Run every standard test against `factory` (``package`` or ``module:attribute``).
 
+    The factory is imported from the current directory too, as ``python -m`` would.
     Returns pytest's exit code and the report.
+
+    Raises:
+        ImportError: the factory cannot be imported (nothing is run).
     """
     ref = factory_ref(factory)
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    load_factory(ref)
     with tempfile.TemporaryDirectory(prefix="hitl-conformance-") as tmp:
-        module = Path(tmp) / "test_hitl_conformance.py"
+        # A unique module name: a second run in this process must not get the first's module.
+        module = Path(tmp) / f"test_hitl_conformance_{uuid4().hex[:12]}.py"
         module.write_text(_MODULE.format(factory=ref))
         report_path = Path(tmp) / "report.json"
         code = pytest.main(
@@ -40,6 +51,7 @@ def run_suite(factory: str, *, pytest_args: Sequence[str] = ()) -> tuple[int, Ad
                 "-p",
                 "no:cacheprovider",
                 f"--rootdir={tmp}",
+                "--import-mode=importlib",
                 f"--hitl-report={report_path}",
                 "--hitl-no-summary",
                 *pytest_args,

@@ -72,6 +72,9 @@ class DecideTests:
             RunTool(edited, True, "cap at 4000", "send_payment"), "paid 4000.00 to Acme Corp"
         )
         assert run.told() == {"c1": expected}
+        decided = next(e for e in run.audit() if e.kind is AuditKind.DECIDED)
+        assert decided.args == {"amount": 4200, "recipient": "Acme Corp"}
+        assert decided.edited_args == edited
 
     @needs(Capability.RESPOND)
     def test_respond_answers_in_place_of_the_tool(self, new_run: NewRun) -> None:
@@ -140,9 +143,9 @@ class DecideTests:
         assert run.resume().status == "completed"
         assert run.executed() == []
 
-    @needs(Capability.APPROVE, Capability.EDIT)
+    @needs(Capability.APPROVE)
     def test_the_audit_trail_records_who_when_and_what(self, new_run: NewRun) -> None:
-        """created, decided (who, original and edited arguments, feedback), executed, resumed.
+        """created, decided (who, the arguments reviewed, feedback), executed, resumed.
 
         If this fails, check that executions are recorded with `store.record_execution`
         and requests marked with `store.mark_resumed`.
@@ -150,21 +153,15 @@ class DecideTests:
         run = new_run(Scenario.of(pay("c1", 4200), "Paid."))
         run.start()
         [request] = run.pending()
-        run.decide(
-            request.id,
-            Decision.edit({"amount": 4000, "recipient": "Acme Corp"}, by=REVIEWER, feedback="cap"),
-        )
+        run.decide(request.id, Decision.approve(by=REVIEWER, feedback="checked the invoice"))
         run.resume()
         events = [e for e in run.audit() if e.request_id == request.id]
-        assert [e.kind for e in events] == [
-            AuditKind.CREATED,
-            AuditKind.DECIDED,
-            AuditKind.EXECUTED,
-            AuditKind.RESUMED,
-        ]
+        kinds = [AuditKind.CREATED, AuditKind.DECIDED, AuditKind.EXECUTED, AuditKind.RESUMED]
+        assert [e.kind for e in events] == kinds
         decided = events[1]
-        assert (decided.actor, decided.decision, decided.feedback) == (REVIEWER, "edit", "cap")
+        assert (decided.actor, decided.decision) == (REVIEWER, "approve")
+        assert decided.feedback == "checked the invoice"
         assert decided.args == {"amount": 4200, "recipient": "Acme Corp"}
-        assert decided.edited_args == {"amount": 4000, "recipient": "Acme Corp"}
+        assert decided.edited_args is None
         assert decided.at <= events[2].at <= events[3].at
-        assert events[2].args == {"amount": 4000, "recipient": "Acme Corp"}
+        assert events[2].args == {"amount": 4200, "recipient": "Acme Corp"}

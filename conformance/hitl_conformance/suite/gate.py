@@ -86,7 +86,7 @@ class GateTests:
         assert run.resume().status == "completed"
         assert [r.action.call_id for r in run.requests()] == ["large"]
 
-    @needs(Capability.THRESHOLD, Capability.EXACTLY_ONCE)
+    @needs(Capability.EXACTLY_ONCE, Capability.THRESHOLD)
     def test_ungated_calls_in_a_mixed_turn_run_exactly_once(self, new_run: NewRun) -> None:
         """Calls the policy exempts run once, before the pause, and never again on resume.
 

@@ -1,0 +1,203 @@
+"""The conformance suite fails the adapters it should: one broken driver per fault.
+
+Each case runs the whole standard suite against a factory in `broken_adapters` and pins
+exactly which standard tests catch the fault, which capabilities that fails, and the
+level. A suite that passes everything proves nothing; these cases show every fault is
+caught, by the tests that should catch it, and by no unrelated test.
+
+Each run is a separate ``python -m hitl_cli conformance REF --json PATH`` process rather
+than an in-process `run_suite` call: `run_suite` writes its generated test module under
+one fixed name, so a second call in the same process gets the first call's module back
+(an import-mismatch error by default; with ``--import-mode=importlib``, silently the first
+call's factory). The subprocess runs from the project root, so it and the suite's own
+fresh-process resumes can import ``tests.conformance.broken_adapters``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from hitl_conformance import MAY, Capability
+from hitl_conformance.report import AdapterReport, Level
+from hitl_conformance.suite.base import standard_tests
+from hitl_loop.conformance import LoopDriver
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The project root: the working directory a factory in ``tests`` is importable from."""
+BROKEN = "tests.conformance.broken_adapters"
+
+ALL_TESTS = frozenset(standard_tests()) | {"test_no_overrides_DO_NOT_OVERRIDE"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A broken factory and exactly what the suite must report for it."""
+
+    factory: str
+    failing: frozenset[str]
+    """The standard tests that must fail, and no others."""
+    failed_capabilities: frozenset[Capability]
+    """The capabilities whose status must be ``failed``, and no others."""
+    level: Level
+    undeclared: frozenset[Capability] = field(default_factory=frozenset)
+    """Capabilities the reference declares and this driver leaves out: skipped, not failed."""
+
+
+C = Capability
+# A failed test fails only the capability it checks (the first it is marked with), so a
+# fault is charged where it is, not to everything the failing test needed to run.
+FAULTS = [
+    Fault(
+        "runs_tool_on_reject",
+        failing=frozenset(
+            {
+                "test_reject_runs_nothing_and_the_model_gets_the_feedback",
+                "test_rejection_feedback_survives_a_fresh_process",
+                "test_a_second_decision_is_refused",  # its first decision is a reject
+                "test_two_gated_calls_in_one_turn_are_decided_separately",
+                "test_an_expired_request_takes_its_expiry_outcome",  # expiry rejects
+                "test_a_rejection_inside_a_sub_agent_reaches_the_sub_agent",
+            }
+        ),
+        failed_capabilities=frozenset(
+            {C.REJECT, C.PERSIST, C.BOUND_DECISION, C.PARALLEL, C.EXPIRY, C.NESTED}
+        ),
+        level="NONE",
+    ),
+    Fault(
+        "loses_feedback_across_processes",
+        failing=frozenset(
+            {
+                "test_rejection_feedback_survives_a_fresh_process",
+                # Expiry's reject carries feedback ("approval expired") and the test
+                # resumes in a fresh process, so the same fault shows there too.
+                "test_an_expired_request_takes_its_expiry_outcome",
+            }
+        ),
+        failed_capabilities=frozenset({C.PERSIST, C.EXPIRY}),
+        level="NONE",
+    ),
+    Fault(
+        "reruns_ungated_calls_on_resume",
+        failing=frozenset(
+            {
+                "test_ungated_calls_in_a_mixed_turn_run_exactly_once",
+                # The streamed resume runs (and surfaces) the ungated balance call again.
+                "test_a_streamed_run_surfaces_its_pause_and_resumes",
+                # Replaying the turn also re-gates the call approved on the first resume.
+                "test_two_gated_calls_in_one_turn_are_decided_separately",
+            }
+        ),
+        failed_capabilities=frozenset({C.EXACTLY_ONCE, C.PARALLEL, C.STREAMING}),
+        level="NONE",
+    ),
+    Fault(
+        "gates_every_call",
+        failing=frozenset(
+            {
+                "test_small_call_runs_without_a_pause",
+                "test_every_rule_of_the_policy_gates",
+                "test_the_verdict_is_the_same_on_resume",
+                "test_ungated_calls_in_a_mixed_turn_run_exactly_once",
+                "test_a_streamed_run_surfaces_its_pause_and_resumes",  # the balance call
+                # The parent's call to the sub-agent is gated too, so the run pauses on
+                # it instead of on the sub-agent's payment.
+                "test_a_gated_call_inside_a_sub_agent_pauses_the_whole_run",
+                "test_a_rejection_inside_a_sub_agent_reaches_the_sub_agent",
+            }
+        ),
+        failed_capabilities=frozenset({C.THRESHOLD, C.EXACTLY_ONCE, C.STREAMING, C.NESTED}),
+        level="NONE",
+    ),
+    Fault(
+        "runs_proposed_args_on_edit",
+        failing=frozenset({"test_edit_runs_the_corrected_arguments_and_says_so"}),
+        # Edit is a MAY capability: the adapter keeps level BASE, and the report says why.
+        failed_capabilities=frozenset({C.EDIT}),
+        level="BASE",
+    ),
+    Fault(
+        "edit_without_notice",
+        failing=frozenset({"test_edit_runs_the_corrected_arguments_and_says_so"}),
+        failed_capabilities=frozenset({C.EDIT}),
+        level="BASE",
+    ),
+    Fault(
+        "omits_persist",
+        failing=frozenset(),
+        failed_capabilities=frozenset(),
+        level="NONE",
+        undeclared=frozenset({C.PERSIST}),
+    ),
+]
+
+
+def conformance(ref: str, tmp_path: Path) -> tuple[int, AdapterReport]:
+    """Run ``hitl conformance REF`` in a fresh process; its exit code and JSON report."""
+    path = tmp_path / "report.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "hitl_cli", "conformance", ref, "--json", str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert path.exists(), f"hitl conformance {ref} wrote no report:\n{done.stdout}{done.stderr}"
+    data = json.loads(path.read_text())
+    report = AdapterReport.model_validate(
+        {"suite": data["suite"], "factory": data["factory"], "results": data["tests"]}
+    )
+    assert data["level"] == report.level()
+    assert {r.name for r in report.results} == ALL_TESTS, "not every standard test ran"
+    return done.returncode, report
+
+
+def outcomes(report: AdapterReport, outcome: str) -> frozenset[str]:
+    return frozenset(r.name for r in report.results if r.outcome == outcome)
+
+
+def needing_more_than(report: AdapterReport, declared: frozenset[Capability]) -> frozenset[str]:
+    """The tests that must be skipped: those needing a capability outside `declared`.
+
+    Computed from each test's own marker, so new standard tests for capabilities the
+    loop does not declare (nested, streaming...) need no change here.
+    """
+    return frozenset(r.name for r in report.results if not set(r.capabilities) <= declared)
+
+
+def test_the_reference_adapter_passes_everything(tmp_path: Path) -> None:
+    """The unbroken driver fails nothing, so every failure below is the fault's doing.
+
+    FULL when the loop declares every optional capability, else BASE.
+    """
+    code, report = conformance("hitl_loop", tmp_path)
+    assert outcomes(report, "failed") == frozenset()
+    assert outcomes(report, "skipped") == needing_more_than(report, LoopDriver.capabilities)
+    assert report.level() == ("FULL" if LoopDriver.capabilities >= MAY else "BASE")
+    assert code == 0
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.factory)
+def test_the_suite_catches_the_fault(fault: Fault, tmp_path: Path) -> None:
+    """Exactly the tests that check the broken behaviour fail, and the level reflects it."""
+    code, report = conformance(f"{BROKEN}:{fault.factory}", tmp_path)
+    assert outcomes(report, "failed") == fault.failing
+    declared = LoopDriver.capabilities - fault.undeclared
+    assert outcomes(report, "skipped") == needing_more_than(report, declared)
+    rows = {row.capability: row for row in report.capabilities()}
+    assert {c for c, row in rows.items() if row.status == "failed"} == fault.failed_capabilities
+    for capability in fault.undeclared:
+        row = rows[capability]
+        assert (row.status, row.passed, row.failed) == ("skipped", [], [])
+        assert row.skipped, f"no standard test checks {capability.value}"
+        assert all(capability.value in reason for reason in row.reasons), row.reasons
+    assert report.unmarked_failures() == []
+    assert report.level() == fault.level
+    assert code == (1 if fault.level == "NONE" else 0)
