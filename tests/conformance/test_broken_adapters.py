@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from hitl_conformance import MAY, Capability
+from hitl_conformance import Capability
 from hitl_conformance.report import AdapterReport, Level
 from hitl_conformance.suite.base import standard_tests
 from hitl_loop.conformance import LoopDriver
@@ -173,14 +173,11 @@ def needing_more_than(report: AdapterReport, declared: frozenset[Capability]) ->
 
 
 def test_the_reference_adapter_passes_everything(tmp_path: Path) -> None:
-    """The unbroken driver fails nothing, so every failure below is the fault's doing.
-
-    FULL when the loop declares every optional capability, else BASE.
-    """
+    """The unbroken driver fails nothing, so every failure below is the fault's doing."""
     code, report = conformance("hitl_loop", tmp_path)
     assert outcomes(report, "failed") == frozenset()
-    assert outcomes(report, "skipped") == needing_more_than(report, LoopDriver.capabilities)
-    assert report.level() == ("FULL" if LoopDriver.capabilities >= MAY else "BASE")
+    assert outcomes(report, "skipped") == frozenset()
+    assert report.level() == "FULL"
     assert code == 0
 
 
