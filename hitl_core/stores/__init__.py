@@ -26,6 +26,8 @@ __all__ = [
 KNOWN_STORES: dict[str, tuple[str, str | None]] = {
     "memory": ("hitl_core.stores.memory:MemoryStore", None),
     "sqlite": ("hitl_core.stores.sqlite:SqliteStore", None),
+    "postgresql": ("hitl_core.stores.postgres:PostgresStore", "postgres"),
+    "postgres": ("hitl_core.stores.postgres:PostgresStore", "postgres"),
 }
 """URL scheme -> (``module:class``, the extra that installs its driver). Imported lazily."""
 
@@ -49,7 +51,7 @@ def open_store(url: str, *, clock: Clock | None = None, **options: Any) -> Appro
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as error:
-        if extra is None:
+        if extra is None or error.name == module_name:
             raise
         raise MissingDependency(error.name or module_name, extra) from error
     store: ApprovalStore = getattr(module, class_name)(url, clock=clock, **options)

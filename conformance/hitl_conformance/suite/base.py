@@ -36,8 +36,6 @@ class AdapterConformanceTests(GateTests, DecideTests, ResumeTests, ComposeTests)
 
     factory: ClassVar[str] = ""
     """``package`` (meaning ``package.conformance:driver``) or ``module:attribute``."""
-    store_url: ClassVar[str | None] = None
-    """A store URL to run against instead of a fresh SQLite file per test."""
 
     @pytest.fixture
     def capabilities(self, tmp_path: Path) -> frozenset[Capability]:
@@ -67,13 +65,21 @@ class AdapterConformanceTests(GateTests, DecideTests, ResumeTests, ComposeTests)
             pytest.skip(f"the adapter does not declare: {', '.join(missing)}")
 
     @pytest.fixture
-    def new_run(self, tmp_path: Path) -> Iterator[NewRun]:
-        """Run a scenario on the adapter: each call gets its own store and journal."""
+    def store_url(self) -> str | None:
+        """The store to run against; None means a fresh SQLite file per run.
+
+        Override it to run the suite on another store (e.g. an empty PostgreSQL schema).
+        """
+        return None
+
+    @pytest.fixture
+    def new_run(self, tmp_path: Path, store_url: str | None) -> Iterator[NewRun]:
+        """Run a scenario on the adapter: each call gets its own journal (and store)."""
         made: list[Harness] = []
 
         def build(scenario: Scenario) -> Harness:
             harness = Harness(
-                factory_ref(self.factory), tmp_path / f"run{len(made)}", scenario, self.store_url
+                factory_ref(self.factory), tmp_path / f"run{len(made)}", scenario, store_url
             )
             made.append(harness)
             return harness
