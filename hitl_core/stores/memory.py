@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hitl_core.audit import AuditEvent
 from hitl_core.clock import Clock, SystemClock
@@ -20,6 +20,7 @@ from hitl_core.stores.base import (
     decode_cursor,
     encode_cursor,
 )
+from hitl_core.stores.leases import Claim
 
 __all__ = ["MemoryStore"]
 
@@ -38,6 +39,7 @@ class MemoryStore:
         self._runs: dict[str, RunRecord] = {}
         self._executions: dict[tuple[str, str], ExecutionRecord] = {}
         self._audit: list[AuditEvent] = []
+        self._leases: dict[str, tuple[str, datetime]] = {}
 
     def _append(self, event: AuditEvent | None) -> None:
         if event is not None:
@@ -186,6 +188,29 @@ class MemoryStore:
                 if (run_id is None or e.run_id == run_id)
                 and (request_id is None or e.request_id == request_id)
             ]
+
+    def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
+        now = self.clock.now()
+        with self._lock:
+            answered = {r.run_id for r in self._requests.values() if r.is_answered}
+            ready = sorted(
+                run_id
+                for run_id, run in self._runs.items()
+                if run.status is RunStatus.PAUSED
+                and run_id in answered
+                and (run_id not in self._leases or self._leases[run_id][1] <= now)
+            )[:limit]
+            for run_id in ready:
+                self._leases[run_id] = (worker, now + lease)
+            return [
+                Claim(run_id=r, adapter=self._runs[r].adapter, worker=worker, until=now + lease)
+                for r in ready
+            ]
+
+    def release(self, run_id: str, worker: str) -> None:
+        with self._lock:
+            if self._leases.get(run_id, ("",))[0] == worker:
+                del self._leases[run_id]
 
     def close(self) -> None:
         """Nothing to release."""

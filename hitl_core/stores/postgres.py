@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from hitl_core.audit import AuditEvent
@@ -37,6 +37,7 @@ from hitl_core.stores.base import (
     decode_cursor,
     encode_cursor,
 )
+from hitl_core.stores.leases import Claim
 
 try:
     import psycopg
@@ -91,6 +92,12 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER hitl_audit_no_change BEFORE UPDATE OR DELETE ON hitl_audit
         FOR EACH ROW EXECUTE FUNCTION hitl_audit_append_only();
     """,
+    # 2: run leases for workers.
+    """
+    ALTER TABLE hitl_runs ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TIMESTAMPTZ;
+    CREATE INDEX hitl_requests_answered ON hitl_requests (run_id)
+        WHERE status IN ('decided', 'expired');
+    """,
 ]
 """Schema changes, append-only: entry N-1 takes the schema to version N."""
 
@@ -121,6 +128,7 @@ class PostgresStore:
         self.url = _masked(url)
         self.clock: Clock = clock or SystemClock()
         self._conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        self._listener: psycopg.Connection[Any] | None = None
         try:
             # Fail fast (and clearly) on a wrong URL, instead of in the pool's retry loop.
             psycopg.connect(self._conninfo, connect_timeout=10).close()
@@ -431,5 +439,47 @@ class PostgresStore:
             rows = cur.fetchall()
         return [AuditEvent.model_validate(doc).model_copy(update={"seq": seq}) for seq, doc in rows]
 
+    def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
+        now = self.clock.now()
+        until = now + lease
+        with self._tx() as cur:
+            # The lease lives on the locked row itself, so a concurrent claimer that waited
+            # re-checks it; SKIP LOCKED lets it take other runs meanwhile.
+            cur.execute(
+                "SELECT run_id, adapter FROM hitl_runs WHERE status = 'paused' "
+                "AND (lease_until IS NULL OR lease_until <= %s) AND run_id IN "
+                "(SELECT run_id FROM hitl_requests WHERE status IN ('decided', 'expired')) "
+                "ORDER BY run_id LIMIT %s FOR UPDATE SKIP LOCKED",
+                (now, limit),
+            )
+            rows = cur.fetchall()
+            cur.execute(
+                "UPDATE hitl_runs SET lease_owner = %s, lease_until = %s WHERE run_id = ANY(%s)",
+                (worker, until, [r[0] for r in rows]),
+            )
+        return [Claim(run_id=r, adapter=a, worker=worker, until=until) for r, a in rows]
+
+    def release(self, run_id: str, worker: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE hitl_runs SET lease_owner = NULL, lease_until = NULL "
+                "WHERE run_id = %s AND lease_owner = %s",
+                (run_id, worker),
+            )
+
+    def wait_for_events(self, timeout: float) -> bool:
+        """Block until a request event is notified or `timeout` seconds pass.
+
+        Returns whether an event arrived. Uses a dedicated LISTEN connection.
+        """
+        if self._listener is None:
+            self._listener = psycopg.connect(self._conninfo, autocommit=True)
+            self._listener.execute(f"LISTEN {CHANNEL}")
+        for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+            return True
+        return False
+
     def close(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
         self.pool.close()

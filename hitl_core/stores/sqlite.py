@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from hitl_core.stores.base import (
     decode_cursor,
     encode_cursor,
 )
+from hitl_core.stores.leases import Claim
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
 
@@ -79,6 +80,13 @@ MIGRATIONS: list[str] = [
         BEGIN SELECT RAISE(ABORT, 'hitl_audit is append-only'); END;
     CREATE TRIGGER hitl_audit_no_delete BEFORE DELETE ON hitl_audit
         BEGIN SELECT RAISE(ABORT, 'hitl_audit is append-only'); END;
+    """,
+    # 2: run leases for workers.
+    """
+    ALTER TABLE hitl_runs ADD COLUMN lease_owner TEXT;
+    ALTER TABLE hitl_runs ADD COLUMN lease_until TEXT;
+    CREATE INDEX hitl_requests_answered ON hitl_requests (run_id)
+        WHERE status IN ('decided', 'expired');
     """,
 ]
 """Schema changes, append-only: entry N-1 takes the schema to version N."""
@@ -405,6 +413,31 @@ class SqliteStore:
         return [
             AuditEvent.model_validate_json(doc).model_copy(update={"seq": seq}) for seq, doc in rows
         ]
+
+    def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
+        now = self.clock.now()
+        until = now + lease
+        with self._write() as conn:
+            rows = conn.execute(
+                "SELECT run_id, adapter FROM hitl_runs WHERE status = 'paused' "
+                "AND (lease_until IS NULL OR lease_until <= ?) AND run_id IN "
+                "(SELECT run_id FROM hitl_requests WHERE status IN ('decided', 'expired')) "
+                "ORDER BY run_id LIMIT ?",
+                (_ts(now), limit),
+            ).fetchall()
+            conn.executemany(
+                "UPDATE hitl_runs SET lease_owner = ?, lease_until = ? WHERE run_id = ?",
+                [(worker, _ts(until), run_id) for run_id, _ in rows],
+            )
+        return [Claim(run_id=r, adapter=a, worker=worker, until=until) for r, a in rows]
+
+    def release(self, run_id: str, worker: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE hitl_runs SET lease_owner = NULL, lease_until = NULL "
+                "WHERE run_id = ? AND lease_owner = ?",
+                (run_id, worker),
+            )
 
     def close(self) -> None:
         with self._connections_lock:

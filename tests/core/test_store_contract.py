@@ -30,6 +30,7 @@ from hitl_core import (
     UnknownRun,
 )
 from hitl_core.errors import HITLError
+from hitl_core.stores.leases import RunLeases, supports_leases
 from tests.factories import payment_request
 
 
@@ -273,3 +274,39 @@ def test_cancel_run(store: ApprovalStore, clock: ManualClock) -> None:
     assert store.load_run("run_c").status is RunStatus.CANCELLED
     with pytest.raises(AlreadyDecided, match="cancelled"):
         store.decide(b.id, Decision.approve(by="ana"))
+
+
+def test_leases_hand_each_ready_run_to_one_worker(store: ApprovalStore, clock: ManualClock) -> None:
+    assert supports_leases(store)
+    assert isinstance(store, RunLeases)
+    runs = {name: payment_request(run_id=name) for name in ("run_a", "run_b", "run_c")}
+    for name, request in runs.items():
+        store.save_run(_run(name, clock), [request])
+    store.decide(runs["run_a"].id, Decision.approve(by="ana"))
+    store.decide(runs["run_b"].id, Decision.reject("no", by="ana"))
+    lease = timedelta(seconds=30)
+    first = store.claim_ready("w1", lease=lease, limit=1)
+    second = store.claim_ready("w2", lease=lease, limit=10)
+    assert [c.run_id for c in first] == ["run_a"]
+    assert [c.run_id for c in second] == ["run_b"]  # run_c has nothing decided
+    assert (first[0].adapter, first[0].worker, first[0].until) == (
+        "test",
+        "w1",
+        clock.now() + lease,
+    )
+    assert store.claim_ready("w3", lease=lease) == []
+    store.release("run_a", "w2")  # not w2's lease: nothing happens
+    assert store.claim_ready("w3", lease=lease) == []
+    store.release("run_a", "w1")
+    assert [c.run_id for c in store.claim_ready("w3", lease=lease)] == ["run_a"]
+    clock.advance(timedelta(seconds=31))  # w2 died: its lease runs out
+    assert [c.run_id for c in store.claim_ready("w4", lease=lease)] == ["run_a", "run_b"]
+
+
+def test_finished_runs_are_not_claimed(store: ApprovalStore, clock: ManualClock) -> None:
+    assert isinstance(store, RunLeases)
+    request = payment_request(run_id="run_done")
+    store.save_run(_run("run_done", clock), [request])
+    store.decide(request.id, Decision.approve(by="ana"))
+    store.save_run(_run("run_done", clock, status=RunStatus.COMPLETED))
+    assert store.claim_ready("w1", lease=timedelta(seconds=30)) == []
