@@ -183,9 +183,11 @@ class ToolLoop:
             return dataclasses.replace(verdict, required=True, reason=state.forced[call.id])
         return verdict
 
-    def _suspend(self, state: LoopState, new: list[ApprovalRequest], version: int) -> Paused:
+    def _suspend(
+        self, state: LoopState, new: list[ApprovalRequest], version: int, applied: list[str]
+    ) -> Paused:
         """Move 2: save the whole loop state and the new requests in one write; keep nothing."""
-        self._save(state, RunStatus.PAUSED, requests=new, version=version)
+        self._save(state, RunStatus.PAUSED, requests=new, resumed=applied, version=version)
         pending = [self.store.get(r) for r in state.pending_request_ids()]
         return Paused(run_id=state.run_id, requests=pending)
 
@@ -228,15 +230,19 @@ class ToolLoop:
     def _stream(self, state: LoopState, version: int) -> Iterator[LoopEvent]:
         executions = self.store.executions(state.run_id)
         new: list[ApprovalRequest] = []
+        waiting_before = state.pending_request_ids()
         try:
             output = yield from self._run(state, executions, new)
         except StepLimitReached:
             self._save(state, RunStatus.FAILED, version=version)
             raise
+        # Requests this pass applied are marked resumed in the same write as the state.
+        still_waiting = set(state.pending_request_ids())
+        applied = [r for r in waiting_before if r not in still_waiting]
         if output is None:
-            yield self._suspend(state, new, version)
+            yield self._suspend(state, new, version, applied)
         else:
-            yield self._complete(state, output, version)
+            yield self._complete(state, output, version, applied)
 
     def _run(
         self, state: LoopState, executions: dict[str, ExecutionRecord], new: list[ApprovalRequest]
@@ -365,7 +371,6 @@ class ToolLoop:
             result = self._run_call(
                 call, resolution.args, resolution, state, executions, new, request.id
             )
-        self.store.mark_resumed(request.id)
         return result
 
     def _run_call(
@@ -466,6 +471,7 @@ class ToolLoop:
         status: RunStatus,
         *,
         requests: list[ApprovalRequest] | None = None,
+        resumed: list[str] | None = None,
         version: int | None = None,
         new: bool = False,
     ) -> int:
@@ -486,12 +492,16 @@ class ToolLoop:
             created_at=now,
             updated_at=now,
         )
-        saved = self.store.save_run(record, requests or [], expected_version=0 if new else version)
+        saved = self.store.save_run(
+            record, requests or [], resumed=resumed or [], expected_version=0 if new else version
+        )
         return saved.version
 
-    def _complete(self, state: LoopState, output: str, version: int) -> Completed:
+    def _complete(
+        self, state: LoopState, output: str, version: int, applied: list[str]
+    ) -> Completed:
         state.output = output
-        self._save(state, RunStatus.COMPLETED, version=version)
+        self._save(state, RunStatus.COMPLETED, resumed=applied, version=version)
         return Completed(run_id=state.run_id, output=output, messages=list(state.messages))
 
 

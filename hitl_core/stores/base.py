@@ -178,10 +178,14 @@ class ApprovalStore(Protocol):
         run: RunRecord,
         requests: Sequence[ApprovalRequest] = (),
         *,
+        resumed: Sequence[str] = (),
         expected_version: int | None = None,
     ) -> RunRecord:
-        """Save a run snapshot and put its new requests in one transaction.
+        """Save a run snapshot, put its new requests and mark `resumed` in one transaction.
 
+        Marking applied requests resumed in the same transaction as the snapshot that
+        applied them means a crash leaves either both or neither: a request is never
+        "resumed" while the stored run still waits on it.
         Returns the record as stored (its `version` incremented).
 
         Raises:

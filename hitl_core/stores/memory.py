@@ -139,6 +139,7 @@ class MemoryStore:
         run: RunRecord,
         requests: Sequence[ApprovalRequest] = (),
         *,
+        resumed: Sequence[str] = (),
         expected_version: int | None = None,
     ) -> RunRecord:
         with self._lock:
@@ -153,8 +154,9 @@ class MemoryStore:
                     "created_at": stored.created_at if stored else run.created_at,
                 }
             )
+            applied = [lifecycle.resume(self._get(r), self.clock.now()) for r in resumed]
             self._runs[run.run_id] = saved
-            for transition in transitions:
+            for transition in [*transitions, *applied]:
                 self._apply(transition)
             return saved
 

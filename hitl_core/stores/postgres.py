@@ -371,6 +371,7 @@ class PostgresStore:
         run: RunRecord,
         requests: Sequence[ApprovalRequest] = (),
         *,
+        resumed: Sequence[str] = (),
         expected_version: int | None = None,
     ) -> RunRecord:
         with self._tx() as cur:
@@ -389,6 +390,8 @@ class PostgresStore:
             self._write_run(cur, saved)
             for transition in transitions:
                 self._apply(cur, transition)
+            for request_id in resumed:
+                self._apply(cur, lifecycle.resume(self._require(cur, request_id), self.clock.now()))
             return saved
 
     def load_run(self, run_id: str) -> RunRecord:

@@ -346,6 +346,7 @@ class SqliteStore:
         run: RunRecord,
         requests: Sequence[ApprovalRequest] = (),
         *,
+        resumed: Sequence[str] = (),
         expected_version: int | None = None,
     ) -> RunRecord:
         with self._write() as conn:
@@ -363,6 +364,10 @@ class SqliteStore:
             self._write_run(conn, saved)
             for transition in transitions:
                 self._apply(conn, transition)
+            for request_id in resumed:
+                self._apply(
+                    conn, lifecycle.resume(self._require(conn, request_id), self.clock.now())
+                )
             return saved
 
     def load_run(self, run_id: str) -> RunRecord:
