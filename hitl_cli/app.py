@@ -84,6 +84,46 @@ def conformance(
         raise typer.Exit(1)
 
 
+@app.command()
+def worker(
+    store: Annotated[str, typer.Option(envvar="HITL_STORE_URL", help="The shared store's URL.")],
+    app_ref: Annotated[
+        str, typer.Option("--app", help="MODULE:REGISTRY, mapping adapter names to builders.")
+    ],
+    lease: Annotated[float, typer.Option(help="Seconds a claim on a run holds.")] = 60.0,
+    poll: Annotated[float, typer.Option(help="Seconds between idle passes.")] = 1.0,
+    batch: Annotated[int, typer.Option(help="Runs claimed per pass.")] = 10,
+    worker_id: Annotated[str | None, typer.Option("--id", help="This worker's name.")] = None,
+    until_idle: Annotated[bool, typer.Option(help="Exit once a pass finds nothing to do.")] = False,
+) -> None:
+    """Resume decided runs from a shared store until stopped (SIGTERM/SIGINT)."""
+    import importlib
+    import signal
+    from datetime import timedelta
+
+    from hitl_core import open_store
+    from hitl_core.worker import Worker
+
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    module_name, _, attribute = app_ref.partition(":")
+    registry = getattr(importlib.import_module(module_name), attribute or "REGISTRY")
+    opened = open_store(store)
+    runner = Worker(
+        opened,
+        registry,
+        worker_id=worker_id,
+        lease=timedelta(seconds=lease),
+        batch=batch,
+        poll_interval=poll,
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: runner.stop())
+    resumed = runner.run(until_idle=until_idle)
+    opened.close()
+    err.print(f"worker {runner.worker_id}: resumed {resumed} runs")
+
+
 def main() -> None:
     """Entry point: runs the app and turns hitl errors into a message and exit code 1."""
     try:

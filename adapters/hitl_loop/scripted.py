@@ -14,8 +14,9 @@ from hitl_loop.messages import Message, ToolCall, ToolSpec
 
 __all__ = ["ScriptExhausted", "ScriptedModel", "call"]
 
-Reply = Callable[[Sequence[Message]], str]
-"""A step computed from the conversation so far, e.g. a final answer quoting a result."""
+Reply = Callable[[Sequence[Message]], "str | Message"]
+"""A step computed from the conversation so far: a final answer quoting a result, or a
+turn of tool calls whose arguments depend on the prompt."""
 Step = str | ToolCall | Sequence[ToolCall] | Message | Reply
 
 
@@ -31,7 +32,8 @@ def call(name: str, args: dict[str, Any] | None = None, *, id: str | None = None
 class ScriptedModel:
     """Plays `steps` in order: a string is a final answer, calls are a tool-calling turn.
 
-    A callable step receives the conversation and returns the final answer's text.
+    A callable step receives the conversation and returns the final answer's text or an
+    assistant `Message`.
     """
 
     def __init__(self, steps: Sequence[Step]) -> None:
@@ -63,4 +65,7 @@ class ScriptedModel:
                 f"{turn + 1}; add a final answer to the script."
             )
         step = self.steps[turn]
-        return Message.assistant(step(messages)) if callable(step) else step
+        if not callable(step):
+            return step
+        reply = step(messages)
+        return reply if isinstance(reply, Message) else Message.assistant(reply)

@@ -1,0 +1,154 @@
+"""The worker resumes decided runs exactly once: in process, as 4 processes, after a SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from hitl_core import AuditKind, Decision, RequestStatus, RunStatus, open_store
+from hitl_core.worker import Worker
+from tests.worker_app import REGISTRY, build
+
+ROOT = Path(__file__).parents[2]
+
+
+def paused_runs(url: str, count: int) -> list[str]:
+    """Start `count` runs that each pause on a 4,200 payment; return their request ids."""
+    store = open_store(url)
+    loop = build(store)
+    ids = []
+    for i in range(count):
+        outcome = loop.start(f"recipient-{i:04d}", run_id=f"run-{i:04d}")
+        assert outcome.status == "paused"
+        ids.append(outcome.requests[0].id)
+    store.close()
+    return ids
+
+
+def ledger(path: Path) -> list[str]:
+    return (
+        [json.loads(line)["recipient"] for line in path.read_text().splitlines()]
+        if path.exists()
+        else []
+    )
+
+
+def test_a_worker_resumes_every_decided_run_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HITL_TEST_LEDGER", str(tmp_path / "ledger.jsonl"))
+    url = f"sqlite:///{tmp_path / 'hitl.db'}"
+    requests = paused_runs(url, 6)
+    store = open_store(url)
+    for request_id in requests[:4]:
+        store.decide(request_id, Decision.approve(by="ana"))
+    done = Worker(store, REGISTRY, worker_id="w1").run_once()
+    assert sorted(done.resumed) == [f"run-{i:04d}" for i in range(4)]
+    assert sorted(ledger(tmp_path / "ledger.jsonl")) == [f"recipient-{i:04d}" for i in range(4)]
+    assert Worker(store, REGISTRY, worker_id="w2").run_once().idle
+    assert store.load_run("run-0004").status is RunStatus.PAUSED
+    assert [r.status for r in map(store.get, requests)] == [RequestStatus.RESUMED] * 4 + [
+        RequestStatus.PENDING
+    ] * 2
+
+
+def worker_process(url: str, env: dict[str, str], *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hitl_cli",
+            "worker",
+            "--store",
+            url,
+            "--app",
+            "tests.worker_app:REGISTRY",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_four_worker_processes_resume_a_thousand_runs_exactly_once(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = {**os.environ, "HITL_TEST_LEDGER": str(tmp_path / "ledger.jsonl")}
+    os.environ["HITL_TEST_LEDGER"] = env["HITL_TEST_LEDGER"]
+    requests = paused_runs(postgres_url, 1000)
+    store = open_store(postgres_url)
+    for request_id in requests:
+        store.decide(request_id, Decision.approve(by="ana"))
+    workers = [
+        worker_process(postgres_url, env, "--until-idle", "--batch", "25", "--id", f"w{i}")
+        for i in range(4)
+    ]
+    counts = []
+    for w in workers:
+        _, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+        counts.append(int(err.split("resumed ")[1].split()[0]))
+    assert sum(counts) == 1000
+    paid = ledger(tmp_path / "ledger.jsonl")
+    assert len(paid) == 1000
+    assert sorted(paid) == [f"recipient-{i:04d}" for i in range(1000)]
+    assert store.list_requests(status=RequestStatus.DECIDED, limit=1).items == []
+    events = store.audit()
+    assert sum(e.kind is AuditKind.RESUMED for e in events) == 1000
+    assert sum(e.kind is AuditKind.EXECUTED for e in events) == 1000
+    assert {store.load_run(f"run-{i:04d}").status for i in range(0, 1000, 97)} == {
+        RunStatus.COMPLETED
+    }
+    store.close()
+
+
+def test_a_run_whose_worker_is_killed_is_finished_by_another(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    block = tmp_path / "block"
+    env = {
+        **os.environ,
+        "HITL_TEST_LEDGER": str(tmp_path / "ledger.jsonl"),
+        "HITL_TEST_BLOCK": str(block),
+    }
+    os.environ["HITL_TEST_LEDGER"] = env["HITL_TEST_LEDGER"]
+    [request_id] = paused_runs(postgres_url, 1)
+    store = open_store(postgres_url)
+    store.decide(request_id, Decision.approve(by="ana"))
+    block.touch()
+    doomed = worker_process(postgres_url, env, "--lease", "2", "--poll", "0.2", "--id", "doomed")
+    deadline = time.monotonic() + 30
+    while not Path(f"{block}.reached").exists():
+        assert time.monotonic() < deadline, "the first worker never reached the model"
+        time.sleep(0.05)
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=10)
+    assert ledger(tmp_path / "ledger.jsonl") == ["recipient-0000"]  # it paid, then died
+    assert store.load_run("run-0000").status is RunStatus.PAUSED
+    assert store.get(request_id).status is RequestStatus.DECIDED  # nothing was acknowledged
+    block.unlink()
+    rescuer = worker_process(postgres_url, env, "--lease", "2", "--poll", "0.2", "--id", "rescuer")
+    deadline = time.monotonic() + 30
+    while store.load_run("run-0000").status is not RunStatus.COMPLETED:
+        assert time.monotonic() < deadline, "no worker finished the run"
+        time.sleep(0.1)
+    rescuer.send_signal(signal.SIGTERM)
+    _, err = rescuer.communicate(timeout=30)
+    assert rescuer.returncode == 0, err
+    assert "resumed 1 runs" in err
+    assert ledger(tmp_path / "ledger.jsonl") == ["recipient-0000"]  # not paid twice
+    assert store.get(request_id).status is RequestStatus.RESUMED
+    kinds = [e.kind for e in store.audit(run_id="run-0000")]
+    assert kinds.count(AuditKind.EXECUTED) == 1
+    assert kinds.count(AuditKind.RESUMED) == 1
+    store.close()
