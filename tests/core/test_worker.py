@@ -7,9 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from hitl_core import AuditKind, Decision, RequestStatus, RunStatus, open_store
@@ -152,3 +154,31 @@ def test_a_run_whose_worker_is_killed_is_finished_by_another(
     assert kinds.count(AuditKind.EXECUTED) == 1
     assert kinds.count(AuditKind.RESUMED) == 1
     store.close()
+
+
+def test_an_idle_worker_wakes_on_a_decision_not_on_its_poll(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a 60 s poll interval, only LISTEN/NOTIFY can explain a pickup within seconds."""
+    monkeypatch.setenv("HITL_TEST_LEDGER", str(tmp_path / "ledger.jsonl"))
+    [request_id] = paused_runs(postgres_url, 1)
+    store = open_store(postgres_url)
+    worker = Worker(open_store(postgres_url), REGISTRY, worker_id="listener", poll_interval=60)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    try:
+        time.sleep(0.5)  # let it finish its first (idle) pass and start waiting
+        decided_at = time.monotonic()
+        store.decide(request_id, Decision.approve(by="ana"))
+        while store.load_run("run-0000").status is not RunStatus.COMPLETED:
+            assert time.monotonic() - decided_at < 10, "the worker did not wake on the decision"
+            time.sleep(0.01)
+        assert time.monotonic() - decided_at < 10
+    finally:
+        worker.stop()
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_notify('hitl_events', '{}')")  # wake it to see the stop
+        thread.join(timeout=10)
+        store.close()
+    assert not thread.is_alive()
+    assert ledger(tmp_path / "ledger.jsonl") == ["recipient-0000"]
