@@ -1,0 +1,1 @@
+"""hitl_langgraph: work in progress."""

@@ -1,0 +1,1 @@
+"""hitl_openai_agents: work in progress."""
