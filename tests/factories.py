@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from hitl_core import ALL_KINDS, ApprovalRequest, DecisionKind, ProposedAction
+from hitl_core import (
+    ALL_KINDS,
+    AlreadyDecided,
+    ApprovalRequest,
+    ApprovalStore,
+    Decision,
+    DecisionKind,
+    ProposedAction,
+)
 
 PAYMENT_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -44,3 +53,28 @@ def payment_request(
         now=now,
         expires_in=expires_in,
     )
+
+
+def race_decisions(store: ApprovalStore, request_id: str, racers: int) -> tuple[list[str], int]:
+    """`racers` threads approve one request at the same instant.
+
+    Returns the winners' names and how many got `AlreadyDecided`.
+    """
+    barrier = threading.Barrier(racers)
+    wins: list[str] = []
+    conflicts: list[AlreadyDecided] = []
+
+    def decide(name: str) -> None:
+        barrier.wait()
+        try:
+            store.decide(request_id, Decision.approve(by=name))
+            wins.append(name)
+        except AlreadyDecided as error:
+            conflicts.append(error)
+
+    threads = [threading.Thread(target=decide, args=(f"reviewer-{i}",)) for i in range(racers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return wins, len(conflicts)

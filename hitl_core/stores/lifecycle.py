@@ -10,12 +10,21 @@ from datetime import datetime
 
 from hitl_core.audit import AuditEvent, AuditKind
 from hitl_core.decisions import DecisionInput, Respond
-from hitl_core.errors import RequestIdConflict, RequestNotDecided
+from hitl_core.errors import RequestIdConflict, RequestNotDecided, RunChanged
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores.base import ExecutionRecord
+from hitl_core.stores.base import ExecutionRecord, RunRecord, RunStatus
 from hitl_core.validation import bind_decision
 
-__all__ = ["cancel", "create", "decide", "executed", "expire", "resume"]
+__all__ = [
+    "cancel",
+    "cancel_run",
+    "create",
+    "decide",
+    "executed",
+    "expire",
+    "resume",
+    "save_run",
+]
 
 Transition = tuple[ApprovalRequest, AuditEvent | None]
 
@@ -105,4 +114,24 @@ def executed(record: ExecutionRecord) -> AuditEvent:
         tool=record.tool,
         args=dict(record.args),
         detail={"output": record.output},
+    )
+
+
+def save_run(run: RunRecord, stored: RunRecord | None, expected_version: int | None) -> RunRecord:
+    """The run record to write: one version past the stored one, keeping its creation time.
+
+    Raises:
+        RunChanged: `expected_version` is given and differs from the stored version.
+    """
+    found = stored.version if stored else 0
+    if expected_version is not None and expected_version != found:
+        raise RunChanged(run.run_id, expected_version, found)
+    created = stored.created_at if stored else run.created_at
+    return run.model_copy(update={"version": found + 1, "created_at": created})
+
+
+def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
+    """The run record after cancelling: status cancelled, one version on."""
+    return run.model_copy(
+        update={"status": RunStatus.CANCELLED, "version": run.version + 1, "updated_at": now}
     )

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from hitl_core.audit import AuditEvent
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
-from hitl_core.errors import RunChanged, UnknownRequest, UnknownRun
+from hitl_core.errors import UnknownRequest, UnknownRun
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import lifecycle
 from hitl_core.stores.base import (
@@ -124,14 +124,7 @@ class MemoryStore:
             pending = [r for r in self._requests.values() if r.run_id == run_id and r.is_pending]
             cancelled = [self._apply(lifecycle.cancel(r, now, by, reason)) for r in pending]
             if run_id in self._runs:
-                run = self._runs[run_id]
-                self._runs[run_id] = run.model_copy(
-                    update={
-                        "status": RunStatus.CANCELLED,
-                        "version": run.version + 1,
-                        "updated_at": now,
-                    }
-                )
+                self._runs[run_id] = lifecycle.cancel_run(self._runs[run_id], now)
             return cancelled
 
     def save_run(
@@ -143,17 +136,8 @@ class MemoryStore:
         expected_version: int | None = None,
     ) -> RunRecord:
         with self._lock:
-            stored = self._runs.get(run.run_id)
-            found = stored.version if stored else 0
-            if expected_version is not None and expected_version != found:
-                raise RunChanged(run.run_id, expected_version, found)
+            saved = lifecycle.save_run(run, self._runs.get(run.run_id), expected_version)
             transitions = [lifecycle.create(self._requests.get(r.id), r) for r in requests]
-            saved = run.model_copy(
-                update={
-                    "version": found + 1,
-                    "created_at": stored.created_at if stored else run.created_at,
-                }
-            )
             applied = [lifecycle.resume(self._get(r), self.clock.now()) for r in resumed]
             self._runs[run.run_id] = saved
             for transition in [*transitions, *applied]:

@@ -66,7 +66,11 @@ class PostgresStore:
             )
         except Exception as error:  # psycopg's errors and the pool's own timeout
             raise StoreError(f"Cannot connect to {self.url}: {error}") from None
-        self.setup()
+        try:
+            self.setup()
+        except BaseException:
+            self.pool.close()  # a refused schema must not leave a pool behind
+            raise
 
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
@@ -197,7 +201,7 @@ class PostgresStore:
             cancelled = [self._apply(cur, lifecycle.cancel(r, now, by, reason)) for r in pending]
             stored = self._load_run(cur, run_id, lock=True)
             if stored is not None:
-                cur.execute(sql.UPSERT_RUN, sql.run_row(sql.cancelled_run(stored, now), Jsonb))
+                cur.execute(sql.UPSERT_RUN, sql.run_row(lifecycle.cancel_run(stored, now), Jsonb))
             return cancelled
 
     def save_run(
@@ -211,7 +215,7 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute(sql.LOCK_RUN, (run.run_id,))
             stored = self._load_run(cur, run.run_id, lock=True)
-            saved = sql.next_version(run, stored, expected_version)
+            saved = lifecycle.save_run(run, stored, expected_version)
             transitions = [lifecycle.create(self._load(cur, r.id, lock=True), r) for r in requests]
             cur.execute(sql.UPSERT_RUN, sql.run_row(saved, Jsonb))
             for transition in transitions:

@@ -67,7 +67,11 @@ class AsyncPostgresStore:
         except Exception as error:
             raise StoreError(f"Cannot connect to {sql.masked_url(url)}: {error}") from None
         store = cls(url, pool, clock or SystemClock())
-        await store.asetup()
+        try:
+            await store.asetup()
+        except BaseException:
+            await pool.close()  # a refused schema must not leave a pool behind
+            raise
         return store
 
     @asynccontextmanager
@@ -199,7 +203,7 @@ class AsyncPostgresStore:
             stored = await self._load_run(cur, run_id, lock=True)
             if stored is not None:
                 await cur.execute(
-                    sql.UPSERT_RUN, sql.run_row(sql.cancelled_run(stored, now), Jsonb)
+                    sql.UPSERT_RUN, sql.run_row(lifecycle.cancel_run(stored, now), Jsonb)
                 )
             return cancelled
 
@@ -215,7 +219,7 @@ class AsyncPostgresStore:
         async with self._tx() as cur:
             await cur.execute(sql.LOCK_RUN, (run.run_id,))
             stored = await self._load_run(cur, run.run_id, lock=True)
-            saved = sql.next_version(run, stored, expected_version)
+            saved = lifecycle.save_run(run, stored, expected_version)
             transitions = [
                 lifecycle.create(await self._load(cur, r.id, lock=True), r) for r in requests
             ]

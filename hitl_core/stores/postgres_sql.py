@@ -11,20 +11,17 @@ from datetime import datetime
 from typing import Any
 
 from hitl_core.audit import AuditEvent
-from hitl_core.errors import RunChanged
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores.base import Page, RunRecord, RunStatus, decode_cursor, encode_cursor
+from hitl_core.stores.base import Page, RunRecord, decode_cursor, encode_cursor
 
 __all__ = [
     "CHANNEL",
     "MIGRATIONS",
     "MIGRATION_LOCK",
     "audit_query",
-    "cancelled_run",
     "conninfo",
     "events_of",
     "masked_url",
-    "next_version",
     "page_of",
     "scalar",
     "expire_query",
@@ -256,19 +253,3 @@ def page_of(rows: list[tuple[Any, ...]], limit: int) -> Page:
 
 def events_of(rows: list[tuple[Any, ...]]) -> list[AuditEvent]:
     return [AuditEvent.model_validate(doc).model_copy(update={"seq": seq}) for seq, doc in rows]
-
-
-def cancelled_run(run: RunRecord, now: datetime) -> RunRecord:
-    return run.model_copy(
-        update={"status": RunStatus.CANCELLED, "version": run.version + 1, "updated_at": now}
-    )
-
-
-def next_version(run: RunRecord, stored: RunRecord | None, expected: int | None) -> RunRecord:
-    """The record to write: one version past the stored one, or `RunChanged`."""
-    found = stored.version if stored else 0
-    if expected is not None and expected != found:
-        raise RunChanged(run.run_id, expected, found)
-    return run.model_copy(
-        update={"version": found + 1, "created_at": stored.created_at if stored else run.created_at}
-    )

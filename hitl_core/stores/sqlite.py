@@ -19,7 +19,6 @@ from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
     InvalidInput,
-    RunChanged,
     SchemaVersionMismatch,
     StoreError,
     UnknownRequest,
@@ -31,7 +30,6 @@ from hitl_core.stores.base import (
     ExecutionRecord,
     Page,
     RunRecord,
-    RunStatus,
     decode_cursor,
     encode_cursor,
 )
@@ -315,16 +313,7 @@ class SqliteStore:
             ]
             stored = self._load_run(conn, run_id)
             if stored is not None:
-                self._write_run(
-                    conn,
-                    stored.model_copy(
-                        update={
-                            "status": RunStatus.CANCELLED,
-                            "version": stored.version + 1,
-                            "updated_at": now,
-                        }
-                    ),
-                )
+                self._write_run(conn, lifecycle.cancel_run(stored, now))
             return cancelled
 
     @staticmethod
@@ -350,17 +339,8 @@ class SqliteStore:
         expected_version: int | None = None,
     ) -> RunRecord:
         with self._write() as conn:
-            stored = self._load_run(conn, run.run_id)
-            found = stored.version if stored else 0
-            if expected_version is not None and expected_version != found:
-                raise RunChanged(run.run_id, expected_version, found)
+            saved = lifecycle.save_run(run, self._load_run(conn, run.run_id), expected_version)
             transitions = [lifecycle.create(self._load(conn, r.id), r) for r in requests]
-            saved = run.model_copy(
-                update={
-                    "version": found + 1,
-                    "created_at": stored.created_at if stored else run.created_at,
-                }
-            )
             self._write_run(conn, saved)
             for transition in transitions:
                 self._apply(conn, transition)

@@ -9,9 +9,7 @@ import psycopg
 import pytest
 
 from hitl_core import (
-    AlreadyDecided,
     AuditKind,
-    Decision,
     ManualClock,
     RequestStatus,
     RunRecord,
@@ -21,31 +19,15 @@ from hitl_core import (
 from hitl_core.errors import SchemaVersionMismatch, StoreError
 from hitl_core.stores import postgres
 from hitl_core.stores.postgres import MIGRATIONS, PostgresStore
-from tests.factories import payment_request
+from tests.factories import payment_request, race_decisions
 
 
 def test_sixteen_concurrent_decisions_leave_one(postgres_url: str) -> None:
     store = PostgresStore(postgres_url, max_size=16)
     request = store.put(payment_request())
-    barrier = threading.Barrier(16)
-    wins: list[str] = []
-    conflicts: list[AlreadyDecided] = []
-
-    def decide(i: int) -> None:
-        barrier.wait()
-        try:
-            store.decide(request.id, Decision.approve(by=f"reviewer-{i}"))
-            wins.append(f"reviewer-{i}")
-        except AlreadyDecided as error:
-            conflicts.append(error)
-
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wins, conflicts = race_decisions(store, request.id, 16)
     assert len(wins) == 1
-    assert len(conflicts) == 15
+    assert conflicts == 15
     assert [e.actor for e in store.audit() if e.kind is AuditKind.DECIDED] == wins
     store.close()
 

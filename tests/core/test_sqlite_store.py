@@ -5,40 +5,23 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from hitl_core import AlreadyDecided, AuditKind, Decision, RequestStatus, open_store
+from hitl_core import AuditKind, RequestStatus, open_store
 from hitl_core.errors import SchemaVersionMismatch
 from hitl_core.stores.sqlite import MIGRATIONS, SqliteStore
-from tests.factories import payment_request
+from tests.factories import payment_request, race_decisions
 
 
 def test_eight_threads_racing_one_request_leave_one_decision(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'race.db'}"
     store = open_store(url)
     request = store.put(payment_request())
-    barrier = threading.Barrier(8)
-    wins: list[str] = []
-    conflicts: list[AlreadyDecided] = []
-
-    def decide(i: int) -> None:
-        barrier.wait()
-        try:
-            store.decide(request.id, Decision.approve(by=f"reviewer-{i}"))
-            wins.append(f"reviewer-{i}")
-        except AlreadyDecided as error:
-            conflicts.append(error)
-
-    threads = [threading.Thread(target=decide, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wins, conflicts = race_decisions(store, request.id, 8)
     assert len(wins) == 1
-    assert len(conflicts) == 7
+    assert conflicts == 7
     stored = store.get(request.id)
     assert stored.decision is not None
     assert stored.decision.by == wins[0]
@@ -49,7 +32,7 @@ def test_eight_threads_racing_one_request_leave_one_decision(tmp_path: Path) -> 
 _CRASH = """
 import os, sys
 from hitl_core import open_store
-from tests.factories import payment_request
+from tests.factories import payment_request, race_decisions
 store = open_store(sys.argv[1])
 store.put(payment_request(run_id="run_crash", call_id="call_7"))
 os._exit(137)  # die without closing anything, as a killed worker would
