@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -24,6 +25,11 @@ from hitl_core.stores.leases import RunLeases
 __all__ = ["Registry", "Resume", "Worker", "WorkerPass"]
 
 log = logging.getLogger("hitl.worker")
+
+EXPIRY_BATCH = 500
+"""Due requests expired per pass: a mass deadline is worked off in short transactions."""
+STOP_CHECK = 0.5
+"""Longest a wait runs before the worker looks at its stop flag again."""
 
 Resume = Callable[[str], object]
 """Resume one run by id (e.g. a bound ``ToolLoop.resume``)."""
@@ -84,8 +90,8 @@ class Worker:
         self._stopping.set()
 
     def run_once(self) -> WorkerPass:
-        """One pass: expire what is due, then resume what is ready."""
-        done = WorkerPass(expired=len(self.store.expire_due()))
+        """One pass: expire what is due (a bounded batch), then resume what is ready."""
+        done = WorkerPass(expired=len(self.store.expire_due(limit=EXPIRY_BATCH)))
         for claim in self.leases.claim_ready(self.worker_id, lease=self.lease, limit=self.batch):
             if self._stopping.is_set():
                 self.leases.release(claim.run_id, self.worker_id)
@@ -118,7 +124,13 @@ class Worker:
         total = 0
         self._wait(0)  # start listening before the first pass, so no event is missed
         while not self._stopping.is_set():
-            done = self.run_once()
+            try:
+                done = self.run_once()
+            except StoreError as error:
+                # A dropped connection or a restarting server: the pool reconnects.
+                log.warning("store unavailable (%s); retrying in %.1f s", error, self.poll_interval)
+                self._wait(self.poll_interval)
+                continue
             total += len(done.resumed)
             if done.idle:
                 if until_idle:
@@ -127,8 +139,17 @@ class Worker:
         return total
 
     def _wait(self, seconds: float) -> None:
+        """Wait for a store event or `seconds`, in slices short enough to notice `stop()`."""
         wait = getattr(self.store, "wait_for_events", None)
-        if callable(wait):
-            wait(seconds)
-        elif seconds:
-            self._stopping.wait(seconds)
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if self._stopping.is_set() or remaining <= 0:
+                if callable(wait) and seconds == 0:
+                    wait(0)
+                return
+            if callable(wait):
+                if wait(min(remaining, STOP_CHECK)):
+                    return
+            else:
+                self._stopping.wait(min(remaining, STOP_CHECK))

@@ -7,6 +7,7 @@ continues the script exactly where it stopped.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -40,8 +41,8 @@ class ScriptedModel:
         self.steps = [
             step if callable(step) else self._as_message(i, step) for i, step in enumerate(steps)
         ]
-        self.prompts: list[list[Message]] = []
-        """Every conversation this instance was asked to continue, for assertions."""
+        self.prompts: deque[list[Message]] = deque(maxlen=100)
+        """The last 100 conversations this instance was asked to continue, for assertions."""
 
     @staticmethod
     def _as_message(turn: int, step: str | ToolCall | Sequence[ToolCall] | Message) -> Message:

@@ -10,6 +10,8 @@ The SQL is shared with the async twin (`postgres_aio.AsyncPostgresStore`).
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -265,15 +267,35 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute(sql.RELEASE, (run_id, worker))
 
-    def wait_for_events(self, timeout: float) -> bool:
-        """Block until a request event is notified or `timeout` seconds pass.
+    def wait_for_events(
+        self, timeout: float, events: tuple[str, ...] = ("decided", "expired")
+    ) -> bool:
+        """Block until one of `events` is notified or `timeout` seconds pass.
 
-        Returns whether an event arrived. Uses one dedicated LISTEN connection.
+        Returns whether such an event arrived. Uses one dedicated LISTEN connection; if
+        it drops, the wait sleeps instead and the next call reconnects.
         """
-        if self._listener is None:
-            self._listener = psycopg.connect(self._conninfo, autocommit=True)
-            self._listener.execute(f"LISTEN {CHANNEL}")
-        return any(True for _ in self._listener.notifies(timeout=timeout, stop_after=1))
+        deadline = time.monotonic() + timeout
+        try:
+            if self._listener is None:
+                self._listener = psycopg.connect(self._conninfo, autocommit=True)
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            while True:
+                remaining = max(deadline - time.monotonic(), 0.0)
+                notes = self._listener.notifies(timeout=remaining, stop_after=1)
+                note = next(iter(notes), None)
+                if note is None:
+                    return False
+                if json.loads(note.payload).get("event") in events:
+                    return True
+                if remaining == 0:
+                    return False
+        except psycopg.Error:
+            if self._listener is not None:
+                self._listener.close()
+            self._listener = None
+            time.sleep(max(deadline - time.monotonic(), 0))
+            return False
 
     def close(self) -> None:
         if self._listener is not None:

@@ -174,11 +174,13 @@ def test_an_idle_worker_wakes_on_a_decision_not_on_its_poll(
             assert time.monotonic() - decided_at < 10, "the worker did not wake on the decision"
             time.sleep(0.01)
         assert time.monotonic() - decided_at < 10
+        with psycopg.connect(postgres_url, autocommit=True) as conn:  # a foreign event:
+            conn.execute("""SELECT pg_notify('hitl_events', '{"event": "created"}')""")
+        stopping = time.monotonic()
     finally:
-        worker.stop()
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute("SELECT pg_notify('hitl_events', '{}')")  # wake it to see the stop
+        worker.stop()  # noticed within a wait slice, not after the 60 s poll
         thread.join(timeout=10)
         store.close()
     assert not thread.is_alive()
+    assert time.monotonic() - stopping < 3
     assert ledger(tmp_path / "ledger.jsonl") == ["recipient-0000"]
