@@ -91,7 +91,7 @@ def _plain_loop(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) 
         assert case.decision is not None
         recorded = store.decide(request.id, case.decision()).decision
         assert recorded is not None
-        decision = _describe(recorded)
+        decision = describe(recorded)
         outcome = build().resume(outcome.run_id)  # a new agent: nothing kept in memory
     assert isinstance(outcome, Completed)
     told = next(m.content or "" for m in reversed(outcome.messages) if m.role == "tool")
@@ -106,13 +106,20 @@ def _plain_loop(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) 
     )
 
 
+def _agents_sdk(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) -> Row:
+    from hitl_cli.demo_agents import run_case  # late: demo_agents imports this module
+
+    return run_case(store, case, ledger)
+
+
 ADAPTERS: dict[str, Callable[[ApprovalStore, Case, list[dict[str, Any]]], Row]] = {
     "plain loop": _plain_loop,
+    "OpenAI Agents SDK": _agents_sdk,
 }
 """Each adapter's runner for one case; adapters join the demo by adding theirs."""
 
 
-def _describe(decision: AnyDecision) -> str:
+def describe(decision: AnyDecision) -> str:
     text = f"{decision.outcome} by {decision.by}"
     if isinstance(decision, Edit):
         text += f" -> {json.dumps(decision.args)}"

@@ -1,0 +1,133 @@
+"""The stored run: the SDK's own ``RunState`` serialization, and how it is read back safely.
+
+`RunRecord.state` holds the document ``RunState.to_string()`` writes (``to_json()``),
+without its indentation, so ``RunState.from_string`` or any tool that reads SDK snapshots
+reads ours. It is only ever read from the store, never taken from
+a client: the SDK does not authenticate a snapshot (``RunState.from_string`` says so),
+and a state blob holds the pending calls and the approvals that release them. Reading it
+checks what the SDK cannot know: that each call the state waits on is the call a human
+reviewed in the store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from agents import Agent, FunctionTool, RunState, ToolApprovalItem
+
+from hitl_core.identity import args_digest
+from hitl_core.requests import ApprovalRequest
+from hitl_openai_agents.errors import AgentGraphMismatch, RunStateTampered, RunStateUnreadable
+from hitl_openai_agents.gate import arguments_of, schema_of
+
+__all__ = ["agents_of", "call_id_of", "check_reviewed", "read_state", "write_state"]
+
+AgentState = RunState[Any, Agent[Any]]
+
+
+def write_state(state: AgentState) -> str:
+    """The text to store: ``to_string()``'s document, compact (indenting it costs a third)."""
+    return json.dumps(state.to_json(), separators=(",", ":"))
+
+
+async def read_state(
+    agent: Agent[Any], run_id: str, text: str
+) -> tuple[AgentState, list[ToolApprovalItem]]:
+    """The stored state as a `RunState` of `agent`'s graph, and the calls it waits on.
+
+    Nothing is changed on failure.
+
+    Raises:
+        RunStateUnreadable: not JSON (truncated, corrupted) or refused by the SDK.
+        AgentGraphMismatch: it names agents, or waits on tools, this graph does not have.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError as error:
+        raise RunStateUnreadable(
+            run_id, f"it is not JSON ({error}); it may have been truncated"
+        ) from None
+    if not isinstance(data, dict):
+        raise RunStateUnreadable(run_id, "it is not a JSON object")
+    try:
+        state = await RunState.from_json(agent, data)
+    except Exception as error:
+        missing = _names_in(data) - {a.name for a in agents_of(agent)}
+        if missing:
+            raise AgentGraphMismatch(run_id, (f"agent {n!r}" for n in missing)) from error
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise RunStateUnreadable(run_id, f"the Agents SDK refused it: {problem}") from error
+    items = state.get_interruptions()
+    missing_tools = [
+        f"tool {item.tool_name!r} on agent {item.agent.name!r}"
+        for item in items
+        if schema_of(item.agent, item.tool_name or "") is None
+    ]
+    if missing_tools:
+        raise AgentGraphMismatch(run_id, missing_tools)
+    return state, items
+
+
+def call_id_of(item: ToolApprovalItem) -> str:
+    """The model's id for the call an interruption holds (every function call has one)."""
+    return item.call_id or ""
+
+
+def check_reviewed(run_id: str, item: ToolApprovalItem, request: ApprovalRequest) -> None:
+    """The interruption is the very call `request` shows its reviewer.
+
+    Raises:
+        RunStateTampered: another tool or other arguments than the ones reviewed.
+    """
+    if request.run_id != run_id:
+        raise RunStateTampered(run_id, call_id_of(item), f"is reviewed in run {request.run_id}")
+    if request.action.tool != item.tool_name:
+        raise RunStateTampered(
+            run_id,
+            call_id_of(item),
+            f"calls {item.tool_name!r} in the stored state, but request {request.id} "
+            f"reviewed a call to {request.action.tool!r}",
+        )
+    if args_digest(arguments_of(item.arguments)) != request.args_digest:
+        raise RunStateTampered(
+            run_id,
+            call_id_of(item),
+            f"has other arguments in the stored state than request {request.id} showed "
+            "its reviewer",
+        )
+
+
+def agents_of(root: Agent[Any]) -> Iterator[Agent[Any]]:
+    """Every agent of the graph: `root`, agents used as tools, and handed-off-to agents."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        agent = stack.pop()
+        if id(agent) in seen:
+            continue
+        seen.add(id(agent))
+        yield agent
+        for tool in agent.tools:
+            if isinstance(tool, FunctionTool) and isinstance(tool._agent_instance, Agent):
+                stack.append(tool._agent_instance)
+        stack.extend(h for h in agent.handoffs if isinstance(h, Agent))
+
+
+def _names_in(data: Any) -> set[str]:
+    """Agent names a serialized state refers to (``{"...agent": {"name": ...}}`` anywhere)."""
+    names: set[str] = set()
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key.endswith("agent") and isinstance(item, dict):
+                    name = item.get("name")
+                    if isinstance(name, str):
+                        names.add(name)
+                stack.append(item)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return names
