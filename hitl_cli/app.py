@@ -33,7 +33,9 @@ def demo(
     from hitl_cli.demo import run_demo
 
     if store.startswith("sqlite:///") and not keep:
-        Path(store.removeprefix("sqlite:///")).unlink(missing_ok=True)
+        db = Path(store.removeprefix("sqlite:///"))
+        db.unlink(missing_ok=True)
+        db.with_name(db.stem + "-checkpoints" + db.suffix).unlink(missing_ok=True)
     run_demo(store, Console())
 
 

@@ -112,8 +112,15 @@ def _agents_sdk(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) 
     return run_case(store, case, ledger)
 
 
+def _langgraph(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) -> Row:
+    from hitl_cli.demo_langgraph import run_case  # late: demo_langgraph imports this module
+
+    return run_case(store, case, ledger)
+
+
 ADAPTERS: dict[str, Callable[[ApprovalStore, Case, list[dict[str, Any]]], Row]] = {
     "plain loop": _plain_loop,
+    "LangGraph": _langgraph,
     "OpenAI Agents SDK": _agents_sdk,
 }
 """Each adapter's runner for one case; adapters join the demo by adding theirs."""

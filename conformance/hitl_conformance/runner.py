@@ -54,6 +54,8 @@ def run_suite(factory: str, *, pytest_args: Sequence[str] = ()) -> tuple[int, Ad
                 "--import-mode=importlib",
                 f"--hitl-report={report_path}",
                 "--hitl-no-summary",
+                "-W",
+                "ignore::pytest.PytestAssertRewriteWarning",
                 *pytest_args,
             ]
         )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import hitl_core
 import hitl_loop
+from hitl_cli.demo import ADAPTERS
 
 ROOT = Path(__file__).parents[2]
 HEAVY = {
@@ -89,8 +90,11 @@ def test_hitl_demo_runs_the_payments_scenario(tmp_path: Path) -> None:
     assert "rejected by" in out
     assert "4,000 to Acme Corp" in out
     assert "Pending requests left: 0" in out
+    for adapter in ADAPTERS:
+        assert f"{adapter} " in out
     store = hitl_core.open_store(url)
     kinds = [e.kind.value for e in store.audit()]
-    assert kinds.count("executed") == 3
-    assert kinds.count("decided") == 3
-    assert kinds.count("resumed") == 3
+    # Per adapter: the small payment, approve and edit execute; three decisions, resumed.
+    assert kinds.count("executed") == 3 * len(ADAPTERS)
+    assert kinds.count("decided") == 3 * len(ADAPTERS)
+    assert kinds.count("resumed") == 3 * len(ADAPTERS)
