@@ -14,8 +14,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from hitl_conformance.adapters import installed_adapters
+from hitl_conformance.journal import Journal
 from hitl_core import AuditKind, Decision, RequestStatus, RunStatus, open_store
 from hitl_core.worker import Worker
+from tests.every_adapter_app import driver_for
 from tests.worker_app import REGISTRY, build
 
 ROOT = Path(__file__).parents[2]
@@ -184,3 +187,45 @@ def test_an_idle_worker_wakes_on_a_decision_not_on_its_poll(
     assert not thread.is_alive()
     assert time.monotonic() - stopping < 3
     assert ledger(tmp_path / "ledger.jsonl") == ["recipient-0000"]
+
+
+def test_four_workers_resume_a_thousand_runs_spread_over_every_adapter(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each adapter's runs are resumed exactly once by whichever worker claims them."""
+    monkeypatch.setenv("HITL_TEST_STORE_URL", postgres_url)
+    monkeypatch.setenv("HITL_TEST_JOURNAL", str(tmp_path / "journal"))
+    adapters = installed_adapters()
+    assert set(adapters) == {"hitl_loop", "hitl_langgraph", "hitl_openai_agents"}
+    drivers = {adapter: driver_for(adapter) for adapter in adapters}
+    runs = {f"run-{i:04d}": adapters[i % len(adapters)] for i in range(1000)}
+    for run_id, adapter in runs.items():
+        assert drivers[adapter].start(run_id).status == "paused"
+    for driver in drivers.values():
+        driver.close()
+    store = open_store(postgres_url)
+    pending = store.list_requests(limit=2000).items
+    assert len(pending) == 1000
+    assert {store.load_run(r).adapter for r in runs} == set(adapters)
+    for request in pending:
+        store.decide(request.id, Decision.approve(by="ana"))
+    app = ("--app", "tests.every_adapter_app:REGISTRY", "--until-idle", "--batch", "25")
+    workers = [
+        worker_process(postgres_url, dict(os.environ), *app, "--id", f"w{i}") for i in range(4)
+    ]
+    counts = []
+    for w in workers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err
+        counts.append(int(err.split("resumed ")[1].split()[0]))
+    assert sum(counts) == 1000
+    assert len(Journal(tmp_path / "journal").executions()) == 1000  # each payment made once
+    events = store.audit()
+    executed = [e.run_id for e in events if e.kind is AuditKind.EXECUTED]
+    resumed = [e.run_id for e in events if e.kind is AuditKind.RESUMED]
+    assert sorted(executed) == sorted(runs)
+    assert sorted(resumed) == sorted(runs)
+    for adapter in adapters:
+        finished = [r for r, a in runs.items() if a == adapter][:5]
+        assert {store.load_run(r).status for r in finished} == {RunStatus.COMPLETED}
+    store.close()
