@@ -55,7 +55,8 @@ class RawStore:
     """Put, get, decide, list and expire with hand-written dicts on one connection."""
 
     def __init__(self, url: str) -> None:
-        self.conn = psycopg.connect(url)
+        # Autocommit, like the store's pool: reads are one statement; writes open a transaction.
+        self.conn = psycopg.connect(url, autocommit=True)
 
     def close(self) -> None:
         self.conn.close()
@@ -93,7 +94,7 @@ class RawStore:
             return fresh
 
     def get(self, request_id: str) -> Doc:
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self.conn.cursor() as cur:
             cur.execute(sql.SELECT_REQUEST, (request_id,))
             row = cur.fetchone()
         if row is None:
@@ -108,10 +109,11 @@ class RawStore:
     def page(self, limit: int, cursor: str | None) -> list[Doc]:
         """`limit` pending requests after `cursor`, with the store's query and parameters."""
         query, params = sql.list_query(RequestStatus.PENDING, None, None, cursor, limit)
-        with self.conn.transaction(), self.conn.cursor() as cur:
+        with self.conn.cursor() as cur:
             cur.execute(query, params)
             rows = cur.fetchall()
-        return [row[0] for row in rows[:limit]]
+        # The query returns doc::text; the raw side parses it as plain JSON.
+        return [json.loads(row[0]) for row in rows[:limit]]
 
     def approve(self, request_id: str, by: str) -> Doc:
         """Record an approval on a pending request."""

@@ -63,8 +63,14 @@ class PostgresStore:
         try:
             # Fail fast (and clearly) on a wrong URL, instead of in the pool's retry loop.
             psycopg.connect(self._conninfo, connect_timeout=10).close()
+            # Autocommit connections: reads take one round trip; writes open a transaction.
             self.pool = ConnectionPool(
-                self._conninfo, min_size=min_size, max_size=max_size, open=True, timeout=30
+                self._conninfo,
+                min_size=min_size,
+                max_size=max_size,
+                open=True,
+                timeout=30,
+                kwargs={"autocommit": True},
             )
         except Exception as error:  # psycopg's errors and the pool's own timeout
             raise StoreError(f"Cannot connect to {self.url}: {error}") from None
@@ -79,6 +85,15 @@ class PostgresStore:
         """One transaction; driver errors become `StoreError` here, at the boundary."""
         try:
             with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
+
+    @contextmanager
+    def _read(self) -> Iterator[Cursor]:
+        """One statement outside a transaction (a snapshot of its own, one round trip)."""
+        try:
+            with self.pool.connection() as conn, conn.cursor() as cur:
                 yield cur
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
@@ -102,7 +117,7 @@ class PostgresStore:
                 cur.execute(sql.RECORD_VERSION, (version, self.clock.now()))
 
     def schema_version(self) -> int:
-        with self._tx() as cur:
+        with self._read() as cur:
             return sql.scalar(cur.execute(sql.SCHEMA_VERSION).fetchone())
 
     # -- helpers --------------------------------------------------------------------
@@ -149,7 +164,7 @@ class PostgresStore:
             return self._apply(cur, lifecycle.create(existing, request))
 
     def get(self, request_id: str) -> ApprovalRequest:
-        with self._tx() as cur:
+        with self._read() as cur:
             request = self._load(cur, request_id, lock=False)
         if request is None:
             raise UnknownRequest(request_id)
@@ -167,7 +182,7 @@ class PostgresStore:
         if limit < 1:
             raise InvalidInput(f"limit must be at least 1, not {limit}.")
         query, params = sql.list_query(status, run_id, tool, cursor, limit)
-        with self._tx() as cur:
+        with self._read() as cur:
             rows = cur.execute(query, params).fetchall()
         return sql.page_of(rows, limit)
 
@@ -227,7 +242,7 @@ class PostgresStore:
             return saved
 
     def load_run(self, run_id: str) -> RunRecord:
-        with self._tx() as cur:
+        with self._read() as cur:
             run = self._load_run(cur, run_id, lock=False)
         if run is None:
             raise UnknownRun(run_id)
@@ -244,7 +259,7 @@ class PostgresStore:
             return ExecutionRecord.model_validate(row[0])
 
     def executions(self, run_id: str) -> dict[str, ExecutionRecord]:
-        with self._tx() as cur:
+        with self._read() as cur:
             rows = cur.execute(sql.SELECT_EXECUTIONS, (run_id,)).fetchall()
         return {call_id: ExecutionRecord.model_validate(doc) for call_id, doc in rows}
 
@@ -252,7 +267,7 @@ class PostgresStore:
         self, *, run_id: str | None = None, request_id: str | None = None
     ) -> list[AuditEvent]:
         query, params = sql.audit_query(run_id, request_id)
-        with self._tx() as cur:
+        with self._read() as cur:
             rows = cur.execute(query, params).fetchall()
         return sql.events_of(rows)
 

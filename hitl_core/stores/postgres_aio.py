@@ -61,7 +61,11 @@ class AsyncPostgresStore:
                 await psycopg.AsyncConnection.connect(sql.conninfo(url), connect_timeout=10)
             ).close()
             pool = AsyncConnectionPool(
-                sql.conninfo(url), min_size=min_size, max_size=max_size, open=False
+                sql.conninfo(url),
+                min_size=min_size,
+                max_size=max_size,
+                open=False,
+                kwargs={"autocommit": True},
             )
             await pool.open(wait=True, timeout=30)
         except Exception as error:
@@ -78,6 +82,15 @@ class AsyncPostgresStore:
     async def _tx(self) -> AsyncIterator[Cursor]:
         try:
             async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield cur
+        except psycopg.Error as error:
+            raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
+
+    @asynccontextmanager
+    async def _read(self) -> AsyncIterator[Cursor]:
+        """One statement outside a transaction (a snapshot of its own, one round trip)."""
+        try:
+            async with self.pool.connection() as conn, conn.cursor() as cur:
                 yield cur
         except psycopg.Error as error:
             raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
@@ -142,7 +155,7 @@ class AsyncPostgresStore:
 
     async def aget(self, request_id: str) -> ApprovalRequest:
         """Async twin of `PostgresStore.get`."""
-        async with self._tx() as cur:
+        async with self._read() as cur:
             request = await self._load(cur, request_id, lock=False)
         if request is None:
             raise UnknownRequest(request_id)
@@ -161,7 +174,7 @@ class AsyncPostgresStore:
         if limit < 1:
             raise InvalidInput(f"limit must be at least 1, not {limit}.")
         query, params = sql.list_query(status, run_id, tool, cursor, limit)
-        async with self._tx() as cur:
+        async with self._read() as cur:
             rows = await (await cur.execute(query, params)).fetchall()
         return sql.page_of(rows, limit)
 
@@ -233,7 +246,7 @@ class AsyncPostgresStore:
 
     async def aload_run(self, run_id: str) -> RunRecord:
         """Async twin of `PostgresStore.load_run`."""
-        async with self._tx() as cur:
+        async with self._read() as cur:
             run = await self._load_run(cur, run_id, lock=False)
         if run is None:
             raise UnknownRun(run_id)
@@ -257,7 +270,7 @@ class AsyncPostgresStore:
 
     async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]:
         """Async twin of `PostgresStore.executions`."""
-        async with self._tx() as cur:
+        async with self._read() as cur:
             rows = await (await cur.execute(sql.SELECT_EXECUTIONS, (run_id,))).fetchall()
         return {call_id: ExecutionRecord.model_validate(doc) for call_id, doc in rows}
 
@@ -266,7 +279,7 @@ class AsyncPostgresStore:
     ) -> list[AuditEvent]:
         """Async twin of `PostgresStore.audit`."""
         query, params = sql.audit_query(run_id, request_id)
-        async with self._tx() as cur:
+        async with self._read() as cur:
             rows = await (await cur.execute(query, params)).fetchall()
         return sql.events_of(rows)
 
