@@ -8,54 +8,19 @@ short local writes. Only the operations the adapter needs are here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from hitl_core.clock import Clock
 from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import ApprovalStore, ExecutionRecord, Page, RunRecord
+from hitl_core.stores.async_base import AsyncApprovalStore
 from hitl_langgraph.errors import SyncCallOnAsyncStore
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    pass
 
 __all__ = ["AnyStore", "AsyncApprovalStore", "StoreIO"]
-
-
-@runtime_checkable
-class AsyncApprovalStore(Protocol):
-    """The awaited operations of `hitl_core.stores.postgres_aio.AsyncPostgresStore`."""
-
-    url: str
-    clock: Clock
-
-    async def aput(self, request: ApprovalRequest) -> ApprovalRequest: ...
-    async def aget(self, request_id: str) -> ApprovalRequest: ...
-    async def adecide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest: ...
-    async def amark_resumed(self, request_id: str) -> ApprovalRequest: ...
-    async def aexpire_due(
-        self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
-    ) -> list[ApprovalRequest]: ...
-    async def asave_run(
-        self,
-        run: RunRecord,
-        requests: Sequence[ApprovalRequest] = (),
-        *,
-        resumed: Sequence[str] = (),
-        expected_version: int | None = None,
-    ) -> RunRecord: ...
-    async def aload_run(self, run_id: str) -> RunRecord: ...
-    async def alist_requests(
-        self,
-        *,
-        status: RequestStatus | None = RequestStatus.PENDING,
-        run_id: str | None = None,
-        tool: str | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page: ...
-    async def arecord_execution(self, record: ExecutionRecord) -> ExecutionRecord: ...
-    async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]: ...
 
 
 AnyStore = ApprovalStore | AsyncApprovalStore

@@ -9,56 +9,15 @@ the adapter only ever talks to a `StoreView`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Protocol
 
 from hitl_core.clock import Clock
 from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores import ApprovalStore, ExecutionRecord, Page, RunRecord
+from hitl_core.stores import ApprovalStore, ExecutionRecord, RunRecord
+from hitl_core.stores.async_base import AsyncApprovalStore
 
 __all__ = ["AsyncApprovalStore", "StoreView", "view_of"]
-
-
-@runtime_checkable
-class AsyncApprovalStore(Protocol):
-    """The part of `AsyncPostgresStore` the adapter uses (the sync port's names, ``a``-prefixed)."""
-
-    url: str
-    clock: Clock
-
-    async def aget(self, request_id: str) -> ApprovalRequest: ...
-
-    async def adecide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest: ...
-
-    async def alist_requests(
-        self,
-        *,
-        status: RequestStatus | None = RequestStatus.PENDING,
-        run_id: str | None = None,
-        tool: str | None = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> Page: ...
-
-    async def aexpire_due(
-        self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
-    ) -> list[ApprovalRequest]: ...
-
-    async def asave_run(
-        self,
-        run: RunRecord,
-        requests: Sequence[ApprovalRequest] = (),
-        *,
-        resumed: Sequence[str] = (),
-        expected_version: int | None = None,
-    ) -> RunRecord: ...
-
-    async def aload_run(self, run_id: str) -> RunRecord: ...
-
-    async def arecord_execution(self, record: ExecutionRecord) -> ExecutionRecord: ...
-
-    async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]: ...
 
 
 class StoreView(Protocol):

@@ -7,6 +7,7 @@ from typing import Any
 
 from hitl_core.clock import Clock
 from hitl_core.errors import MissingDependency, UnsupportedStoreURL
+from hitl_core.stores.async_base import AsyncApprovalStore as AsyncApprovalStore
 from hitl_core.stores.base import ApprovalStore as ApprovalStore
 from hitl_core.stores.base import ExecutionRecord as ExecutionRecord
 from hitl_core.stores.base import Page as Page
@@ -16,6 +17,7 @@ from hitl_core.stores.base import RunStatus as RunStatus
 __all__ = [
     "KNOWN_STORES",
     "ApprovalStore",
+    "AsyncApprovalStore",
     "ExecutionRecord",
     "Page",
     "RunRecord",

@@ -1,0 +1,75 @@
+"""The async store port: `ApprovalStore`'s operations, awaited, under ``a``-prefixed names.
+
+`hitl_core.stores.postgres_aio.AsyncPostgresStore` implements it. Adapters running on
+asyncio accept ``ApprovalStore | AsyncApprovalStore`` and await the twin when they have
+one; the in-process stores (memory, SQLite) are called directly, their writes are short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from hitl_core.audit import AuditEvent
+from hitl_core.clock import Clock
+from hitl_core.decisions import DecisionInput
+from hitl_core.requests import ApprovalRequest, RequestStatus
+from hitl_core.stores.base import ExecutionRecord, Page, RunRecord
+
+__all__ = ["AsyncApprovalStore"]
+
+
+@runtime_checkable
+class AsyncApprovalStore(Protocol):
+    """Async twin of `ApprovalStore`; each method's contract is its sync namesake's."""
+
+    url: str
+    clock: Clock
+
+    async def aput(self, request: ApprovalRequest) -> ApprovalRequest: ...
+
+    async def aget(self, request_id: str) -> ApprovalRequest: ...
+
+    async def alist_requests(
+        self,
+        *,
+        status: RequestStatus | None = RequestStatus.PENDING,
+        run_id: str | None = None,
+        tool: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page: ...
+
+    async def adecide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest: ...
+
+    async def aexpire_due(
+        self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
+    ) -> list[ApprovalRequest]: ...
+
+    async def amark_resumed(self, request_id: str) -> ApprovalRequest: ...
+
+    async def acancel_run(
+        self, run_id: str, *, by: str, reason: str | None = None
+    ) -> list[ApprovalRequest]: ...
+
+    async def asave_run(
+        self,
+        run: RunRecord,
+        requests: Sequence[ApprovalRequest] = (),
+        *,
+        resumed: Sequence[str] = (),
+        expected_version: int | None = None,
+    ) -> RunRecord: ...
+
+    async def aload_run(self, run_id: str) -> RunRecord: ...
+
+    async def arecord_execution(self, record: ExecutionRecord) -> ExecutionRecord: ...
+
+    async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]: ...
+
+    async def aaudit(
+        self, *, run_id: str | None = None, request_id: str | None = None
+    ) -> list[AuditEvent]: ...
+
+    async def aclose(self) -> None: ...
