@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from hitl_core import ApprovalStore, Decision, Policy, Rule, arg, open_store
+from hitl_core import ApprovalRequest, ApprovalStore, Decision, Policy, Rule, arg, open_store
 from hitl_core.decisions import AnyDecision, Edit
 
 __all__ = ["CASES", "POLICY", "run_demo"]
@@ -87,11 +87,7 @@ def _plain_loop(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) 
     paused = decision = "-"
     if isinstance(outcome, Paused):
         [request] = outcome.requests
-        paused = f"yes, {request.id[:12]}…: {request.reason}"
-        assert case.decision is not None
-        recorded = store.decide(request.id, case.decision()).decision
-        assert recorded is not None
-        decision = describe(recorded)
+        paused, decision = review(store, case, request)
         outcome = build().resume(outcome.run_id)  # a new agent: nothing kept in memory
     assert isinstance(outcome, Completed)
     told = next(m.content or "" for m in reversed(outcome.messages) if m.role == "tool")
@@ -124,6 +120,14 @@ ADAPTERS: dict[str, Callable[[ApprovalStore, Case, list[dict[str, Any]]], Row]] 
     "OpenAI Agents SDK": _agents_sdk,
 }
 """Each adapter's runner for one case; adapters join the demo by adding theirs."""
+
+
+def review(store: ApprovalStore, case: Case, request: ApprovalRequest) -> tuple[str, str]:
+    """The reviewer's step of a case: decide the paused request; (paused, decision) texts."""
+    assert case.decision is not None, f"case {case.name!r} paused but has no decision"
+    recorded = store.decide(request.id, case.decision()).decision
+    assert recorded is not None
+    return f"yes, {request.id[:12]}…: {request.reason}", describe(recorded)
 
 
 def describe(decision: AnyDecision) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hitl_cli.demo import POLICY, Case, Row, describe
+from hitl_cli.demo import POLICY, Case, Row, review
 from hitl_core import ApprovalStore
 
 __all__ = ["ADAPTER_LABEL", "run_case"]
@@ -46,11 +46,7 @@ def run_case(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) -> 
     paused = decision = "-"
     if isinstance(outcome, Paused):
         [request] = outcome.requests
-        paused = f"yes, {request.id[:12]}…: {request.reason}"
-        assert case.decision is not None
-        recorded = store.decide(request.id, case.decision()).decision
-        assert recorded is not None
-        decision = describe(recorded)
+        paused, decision = review(store, case, request)
         outcome = build().resume(outcome.run_id)  # a new agent: nothing kept in memory
     assert isinstance(outcome, Completed)
     told = list(tool_outputs(outcome.result.to_input_list()).values())[-1]

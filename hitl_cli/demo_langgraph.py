@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
-from hitl_cli.demo import POLICY, Case, Row, describe
+from hitl_cli.demo import POLICY, Case, Row, review
 from hitl_core import ApprovalStore
 
 __all__ = ["ADAPTER_NAME", "run_case"]
@@ -77,11 +77,7 @@ def run_case(store: ApprovalStore, case: Case, ledger: list[dict[str, Any]]) -> 
         paused = decision = "-"
         if isinstance(outcome, Paused):
             [request] = outcome.requests
-            paused = f"yes, {request.id[:12]}…: {request.reason}"
-            assert case.decision is not None
-            recorded = store.decide(request.id, case.decision()).decision
-            assert recorded is not None
-            decision = describe(recorded)
+            paused, decision = review(store, case, request)
             outcome = build().resume(thread_id)  # a new agent: nothing kept in memory
         assert isinstance(outcome, Completed)
         messages = outcome.values["messages"]
