@@ -25,6 +25,10 @@
     ├── StoreError                       the durable store itself failed
     │   ├── UnsupportedStoreURL
     │   └── SchemaVersionMismatch
+    ├── AccessDenied                     a reviewer may not do this; nothing changed
+    │   ├── NotAuthenticated             no token, or one no reviewer holds (HTTP 401)
+    │   └── NotAuthorized                the reviewer may not decide this tool (HTTP 403)
+    │       └── SelfApproval             the run's requester approving their own request
     ├── MissingDependency (ImportError)  an optional extra is not installed
     └── AdapterError                     a framework adapter failed outside the contract
 
@@ -38,6 +42,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "AccessDenied",
     "AdapterError",
     "AlreadyDecided",
     "DecisionMismatch",
@@ -50,6 +55,8 @@ __all__ = [
     "InvalidPolicy",
     "InvalidRunState",
     "MissingDependency",
+    "NotAuthenticated",
+    "NotAuthorized",
     "NotFound",
     "PredicateTypeError",
     "RequestExpired",
@@ -59,6 +66,7 @@ __all__ = [
     "RunExists",
     "RunNotPaused",
     "SchemaVersionMismatch",
+    "SelfApproval",
     "StateConflict",
     "StoreError",
     "UnknownDecisionKind",
@@ -401,6 +409,55 @@ class SchemaVersionMismatch(StoreError):
             where=where,
             found=found,
             supported=supported,
+        )
+
+
+class AccessDenied(HITLError):
+    """The caller may not do this; nothing was changed."""
+
+
+class NotAuthenticated(AccessDenied):
+    """No credentials, or credentials no reviewer holds."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"{reason}. Send 'Authorization: Bearer <token>' with a token from the "
+            f"reviewers file. {_UNTOUCHED}"
+        )
+
+
+class NotAuthorized(AccessDenied):
+    """An authenticated reviewer whom the policy does not let decide this tool."""
+
+    reviewer: str
+    request_id: str
+    tool: str
+
+    def __init__(
+        self, reviewer: str, request_id: str, tool: str, who: str, *, message: str | None = None
+    ) -> None:
+        super().__init__(
+            message
+            or f"Reviewer {reviewer!r} may not decide {tool} calls (request {request_id}); "
+            f"the policy allows {who}. Ask one of them to decide. {_UNTOUCHED}",
+            reviewer=reviewer,
+            request_id=request_id,
+            tool=tool,
+        )
+
+
+class SelfApproval(NotAuthorized):
+    """The run's requester tried to approve (or edit) their own request."""
+
+    def __init__(self, reviewer: str, request_id: str, tool: str) -> None:
+        super().__init__(
+            reviewer,
+            request_id,
+            tool,
+            "",
+            message=f"Reviewer {reviewer!r} started this run and cannot approve its own "
+            f"{tool} call (request {request_id}); another reviewer must approve or edit it. "
+            f"Rejecting it is allowed. {_UNTOUCHED}",
         )
 
 

@@ -26,6 +26,7 @@ As data (`Policy.from_toml`, `Policy.from_json`, `Policy.from_file`; every key o
     [rules.send_payment]
     when = { kind = "compare", source = "arg", path = "amount", op = ">", value = 1000 }
     allowed = ["approve", "edit", "reject"]   # default: all four kinds
+    roles = ["finance"]        # who may decide (with `reviewers = ["alice"]`); default: anyone
     expires_in = "1h"                         # default: the policy's
     description = "Payments over 1000 need a second pair of eyes."
 
@@ -98,6 +99,10 @@ class Rule(BaseModel):
     """How long a request waits for a human; None uses the policy's `Policy.expires_in`."""
     description: str | None = None
     """Shown to reviewers next to the reason, e.g. why this tool is gated."""
+    reviewers: tuple[str, ...] = ()
+    """Reviewer ids who may decide this tool's calls; with `roles` empty too, anyone may."""
+    roles: tuple[str, ...] = ()
+    """Roles whose holders may decide this tool's calls (any one role suffices)."""
 
     @field_validator("allowed")
     @classmethod
@@ -114,6 +119,9 @@ class Rule(BaseModel):
             data["when"] = str(self.when).removesuffix("()")
         if self.allowed == ALL_KINDS:
             del data["allowed"]
+        for key in ("reviewers", "roles"):
+            if not data[key]:
+                del data[key]
         return {key: value for key, value in data.items() if value is not None}
 
 
@@ -248,6 +256,10 @@ class Policy(BaseModel):
             expires_in=rule.expires_in if rule.expires_in is not None else self.expires_in,
             on_expiry=self.on_expiry,
         )
+
+    def rule_for(self, tool: str) -> Rule:
+        """The rule that governs `tool`: its own, else the default."""
+        return self.rules.get(tool, self.default)
 
     def to_data(self) -> dict[str, Any]:
         """Plain JSON-able data in the documented shape; `from_data` gives back an equal policy."""

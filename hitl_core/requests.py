@@ -15,6 +15,7 @@ from hitl_core.decisions import ALL_KINDS, AnyDecision, DecisionKind, Reject
 from hitl_core.identity import args_digest, request_id
 
 __all__ = [
+    "REQUESTER_KEY",
     "EXPIRY_REVIEWER",
     "EXPIRY_TEMPLATE_AT",
     "ApprovalRequest",
@@ -25,6 +26,12 @@ __all__ = [
 EXPIRY_REVIEWER = "hitl:expiry"
 """The `by` recorded on decisions that expiry applies, so audits tell them from people."""
 
+
+REQUESTER_KEY = "requested_by"
+"""The run-context key naming who started the run; that person may not approve its calls.
+
+Pass it when starting a run, e.g. ``loop.start(prompt, context={"requested_by": "bob"})``.
+"""
 
 EXPIRY_TEMPLATE_AT = datetime(1970, 1, 1, tzinfo=UTC)
 """The `at` of an expiry outcome until it applies; expiry stamps the real time."""
@@ -124,6 +131,12 @@ class ApprovalRequest(BaseModel):
     def is_answered(self) -> bool:
         """Decided or expired: the run can apply `decision`."""
         return self.status in (RequestStatus.DECIDED, RequestStatus.EXPIRED)
+
+    @property
+    def requested_by(self) -> str | None:
+        """Who started the run (`REQUESTER_KEY` in its context), if the run said."""
+        value = self.context.get(REQUESTER_KEY)
+        return value if isinstance(value, str) and value else None
 
     def is_due(self, now: datetime) -> bool:
         """Pending with a deadline at or before `now`."""
