@@ -7,7 +7,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser lock clean
+.PHONY: demo test lint typecheck unit browser lock clean examples \
+	example-payments example-claims example-banking-chat example-wrap-graph
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,21 @@ $(STAMP): requirements.lock pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/hitl demo
+
+# Each example runs offline with a scripted model (a real one when OPENAI_API_KEY is set).
+examples: example-payments example-claims example-banking-chat example-wrap-graph
+
+example-payments: $(STAMP)
+	$(BIN)/python -m examples.payments
+
+example-claims: $(STAMP)
+	$(BIN)/python -m examples.claims
+
+example-banking-chat: $(STAMP)
+	$(BIN)/python -m examples.banking_chat
+
+example-wrap-graph: $(STAMP)
+	$(BIN)/python -m examples.wrap_existing_graph
 
 test: lint typecheck unit
 
