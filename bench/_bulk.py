@@ -4,14 +4,16 @@ Starting 100,000 runs through `ToolLoop.start` takes several transactions each, 
 would make the benchmarks about loading rather than about what they measure. Instead
 the real loop pauses one template run in memory; every further run is that template
 with its run id, request id, recipient and times substituted, passed through the same
-`lifecycle.create` the store calls, and copied in. `check_shape` proves the result is
-what the store itself writes: it pauses a real run on PostgreSQL and compares every
-column of every row with the rows built here for the same ids and times.
+`lifecycle.create` the store calls, linked into its run's audit chain as the store links
+it, and copied in. `check_shape` proves the result is what the store itself writes: it
+pauses a real run on PostgreSQL and compares every column of every row with the rows
+built here for the same ids and times, then verifies the copied run's chain.
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,7 +25,8 @@ from typing import Any
 import psycopg
 
 from bench._common import fresh_schema
-from hitl_core import ApprovalRequest, ApprovalStore, RunRecord, open_store
+from hitl_core import ApprovalRequest, ApprovalStore, RunRecord, open_store, verify_store
+from hitl_core.audit_chain import linked_document
 from hitl_core.clock import utcnow
 from hitl_core.identity import args_digest, request_id
 from hitl_core.stores import lifecycle
@@ -53,11 +56,13 @@ def use_ledger() -> str:
 
 @dataclass(frozen=True)
 class PausedRun:
-    """The three rows one paused run has: its snapshot, its request, the request's audit."""
+    """The rows one paused run has: its snapshot, its request, the request's audit event
+    (the first link of the run's chain) and the run's chain head."""
 
     run: Row
     request: Row
     audit: Row
+    head: Row
     request_id: str
 
 
@@ -105,6 +110,7 @@ class Template:
         run = self.run.model_copy(
             update={"run_id": run_id, "state": state, "created_at": started, "updated_at": saved}
         )
+        doc, head = linked_document(event, None)
         return PausedRun(
             run=(run.run_id, run.adapter, run.status.value, run.version, run.model_dump_json()),
             request=(
@@ -116,7 +122,8 @@ class Template:
                 fresh.expires_at,
                 fresh.model_dump_json(),
             ),
-            audit=(event.run_id, event.request_id, event.model_dump_json(exclude={"seq"})),
+            audit=(event.run_id, event.request_id, json.dumps(doc)),
+            head=(head.run_id, head.chain_index, head.hash),
             request_id=fresh.id,
         )
 
@@ -132,6 +139,14 @@ def pause(store: ApprovalStore, recipient: str, run_id: str) -> ApprovalRequest:
 RUN_COLUMNS = "run_id, adapter, status, version, doc"
 REQUEST_COLUMNS = "id, run_id, tool, status, created_at, expires_at, doc"
 AUDIT_COLUMNS = "run_id, request_id, doc"
+HEAD_COLUMNS = "run_id, chain_index, hash"
+TABLES = (
+    ("hitl_runs", RUN_COLUMNS),
+    ("hitl_requests", REQUEST_COLUMNS),
+    ("hitl_audit", AUDIT_COLUMNS),
+    ("hitl_audit_heads", HEAD_COLUMNS),
+)
+"""Each table a paused run has rows in, with the columns `PausedRun` fills, in its order."""
 
 
 def bulk_run_id(index: int) -> str:
@@ -155,39 +170,35 @@ def load_paused_runs(url: str, count: int, start: int = 0) -> list[str]:
     template = Template.make()
     ids: list[str] = []
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        runs, requests, audits = [], [], []
+        rows: list[list[Row]] = [[] for _ in TABLES]
         for paused in generate(template, count, start):
-            runs.append(paused.run)
-            requests.append(paused.request)
-            audits.append(paused.audit)
+            for table_rows, row in zip(rows, _rows_of(paused), strict=True):
+                table_rows.append(row)
             ids.append(paused.request_id)
-        for table, columns, rows in (
-            ("hitl_runs", RUN_COLUMNS, runs),
-            ("hitl_requests", REQUEST_COLUMNS, requests),
-            ("hitl_audit", AUDIT_COLUMNS, audits),
-        ):
+        for (table, columns), table_rows in zip(TABLES, rows, strict=True):
             with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows:
+                for row in table_rows:
                     copy.write_row(row)
         conn.commit()
         conn.autocommit = True
-        cur.execute("ANALYZE hitl_runs, hitl_requests, hitl_audit")
+        cur.execute(f"ANALYZE {', '.join(table for table, _ in TABLES)}")
     return ids
 
 
-def _rows(cur: psycopg.Cursor[Any], run_id: str) -> tuple[Row, Row, Row]:
-    """What is stored for one run, in the column order `PausedRun` uses."""
-    run = cur.execute(f"SELECT {RUN_COLUMNS} FROM hitl_runs WHERE run_id = %s", (run_id,))
-    run_row = run.fetchone()
-    request = cur.execute(
-        f"SELECT {REQUEST_COLUMNS} FROM hitl_requests WHERE run_id = %s", (run_id,)
-    )
-    request_row = request.fetchone()
-    audit = cur.execute(f"SELECT {AUDIT_COLUMNS} FROM hitl_audit WHERE run_id = %s", (run_id,))
-    audit_row = audit.fetchone()
-    if run_row is None or request_row is None or audit_row is None:
-        raise SystemExit(f"{run_id} is not fully stored")
-    return run_row, request_row, audit_row
+def _rows_of(paused: PausedRun) -> tuple[Row, ...]:
+    """`paused`'s rows in `TABLES` order."""
+    return paused.run, paused.request, paused.audit, paused.head
+
+
+def _rows(cur: psycopg.Cursor[Any], run_id: str) -> list[Row]:
+    """What is stored for one run, in `TABLES` order, in the column order `PausedRun` uses."""
+    stored = []
+    for table, columns in TABLES:
+        row = cur.execute(f"SELECT {columns} FROM {table} WHERE run_id = %s", (run_id,)).fetchone()
+        if row is None:
+            raise SystemExit(f"{run_id} has no row in {table}")
+        stored.append(row)
+    return stored
 
 
 def check_shape(server_url: str) -> None:
@@ -195,10 +206,11 @@ def check_shape(server_url: str) -> None:
 
     Pauses a real run through the store in a scratch schema, builds the bulk rows for
     the same id, recipient and times, copies them into another scratch schema, and
-    compares all three tables; then reads the bulk run back through the store.
+    compares every table; then reads the bulk run back through the store and verifies
+    its audit chain.
 
     Raises:
-        SystemExit: naming the table whose rows differ.
+        SystemExit: naming the table whose rows differ, or the chain's problems.
     """
     real_url, bulk_url = fresh_schema(server_url, "shape"), fresh_schema(server_url, "shape")
     store = PostgresStore(real_url, max_size=1)
@@ -210,22 +222,21 @@ def check_shape(server_url: str) -> None:
         "real-run", "recipient-real", run.created_at, request.created_at, run.updated_at
     )
     with psycopg.connect(bulk_url) as conn, conn.cursor() as cur:
-        for table, columns, row in (
-            ("hitl_runs", RUN_COLUMNS, built.run),
-            ("hitl_requests", REQUEST_COLUMNS, built.request),
-            ("hitl_audit", AUDIT_COLUMNS, built.audit),
-        ):
+        for (table, columns), row in zip(TABLES, _rows_of(built), strict=True):
             with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 copy.write_row(row)
     stored, copied = _stored(real_url, "real-run"), _stored(bulk_url, "real-run")
-    for table, theirs, ours in zip(("runs", "requests", "audit"), stored, copied, strict=True):
+    for (table, _), theirs, ours in zip(TABLES, stored, copied, strict=True):
         if ours != theirs:
-            raise SystemExit(f"bulk hitl_{table} row differs from the store's:\n{ours}\n{theirs}")
+            raise SystemExit(f"bulk {table} row differs from the store's:\n{ours}\n{theirs}")
     if bulk.get(request.id) != request or bulk.load_run("real-run") != run:
         raise SystemExit("the store reads bulk rows back differently")
+    report = verify_store(bulk)
+    if not report.ok or report.events != 1:
+        raise SystemExit(f"the bulk run's audit chain does not verify: {report.problems}")
     bulk.close()
 
 
-def _stored(url: str, run_id: str) -> tuple[Row, Row, Row]:
+def _stored(url: str, run_id: str) -> list[Row]:
     with psycopg.connect(url) as conn, conn.cursor() as cur:
         return _rows(cur, run_id)

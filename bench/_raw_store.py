@@ -9,13 +9,17 @@ hitl-kit adds to the database's own work.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import psycopg
 from psycopg.types.json import Jsonb
 
+from hitl_core.audit_chain import GENESIS
+from hitl_core.identity import canonical_json
 from hitl_core.requests import RequestStatus
 from hitl_core.stores import postgres_sql as sql
 
@@ -51,6 +55,25 @@ def _event(kind: str, doc: Doc, at: str, actor: str | None, decision: Doc | None
     }
 
 
+def _by_value(value: Any) -> Any:
+    """Integral floats as ints: the chain hashes numbers by value, as JSONB gives them back."""
+    if isinstance(value, float) and value.is_integer():
+        return int(Decimal(repr(value)))
+    if isinstance(value, dict):
+        return {k: _by_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_by_value(v) for v in value]
+    return value
+
+
+def _link(event: Doc, head: tuple[int, str] | None) -> Doc:
+    """The event with its chain fields, hashed as the store hashes it (plain dicts)."""
+    index, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    placed = {**event, "chain_index": index, "prev_hash": prev}
+    digest = hashlib.sha256((prev + canonical_json(_by_value(placed))).encode()).hexdigest()
+    return {**placed, "hash": "sha256:" + digest}
+
+
 class RawStore:
     """Put, get, decide, list and expire with hand-written dicts on one connection."""
 
@@ -61,8 +84,15 @@ class RawStore:
     def close(self) -> None:
         self.conn.close()
 
-    def _write(self, cur: psycopg.Cursor[Any], doc: Doc, event: Doc) -> None:
-        """Upsert the request row, append its audit event, notify listeners."""
+    def _write(
+        self,
+        cur: psycopg.Cursor[Any],
+        doc: Doc,
+        event: Doc,
+        head: tuple[int, str] | None,
+        read_head: bool = False,
+    ) -> None:
+        """Upsert the request row, append its linked audit event and head, notify listeners."""
         cur.execute(
             sql.UPSERT_REQUEST,
             (
@@ -75,9 +105,27 @@ class RawStore:
                 Jsonb(doc),
             ),
         )
-        cur.execute(sql.INSERT_AUDIT, (doc["run_id"], doc["id"], Jsonb(event)))
+        if read_head:
+            cur.execute(sql.SELECT_HEAD, (doc["run_id"],))
+            row = cur.fetchone()
+            head = (row[0], row[1]) if row else None
+        linked = _link(event, head)
         payload = {"event": event["kind"], "request_id": doc["id"], "run_id": doc["run_id"]}
-        cur.execute(sql.NOTIFY, (sql.CHANNEL, json.dumps(payload)))
+        cur.execute(
+            sql.APPEND_AUDIT_NOTIFY,
+            (
+                doc["run_id"],
+                doc["id"],
+                Jsonb(linked),
+                doc["run_id"],
+                linked["chain_index"],
+                linked["hash"],
+                sql.CHANNEL,
+                json.dumps(payload),
+            ),
+        )
+        if (cur.fetchone() or (0,))[0] != 1:
+            raise RuntimeError(sql.head_moved(doc["run_id"]))
 
     def put(self, request: Doc) -> Doc:
         """Store a new pending request (an existing one is returned unchanged)."""
@@ -90,7 +138,7 @@ class RawStore:
                 return existing
             fresh = {**request, "status": "pending", "decision": None, "resumed_at": None}
             event = _event("created", fresh, fresh["created_at"], fresh["adapter"], None)
-            self._write(cur, fresh, event)
+            self._write(cur, fresh, event, None, read_head=True)
             return fresh
 
     def get(self, request_id: str) -> Doc:
@@ -118,11 +166,13 @@ class RawStore:
     def approve(self, request_id: str, by: str) -> Doc:
         """Record an approval on a pending request."""
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(LOAD_FOR_UPDATE, (request_id,))
+            cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
+            cur.execute(sql.SELECT_REQUEST_AND_HEAD, (request_id,))
             row = cur.fetchone()
             if row is None:
                 raise KeyError(request_id)
             doc: Doc = row[0]
+            head = (row[1], row[2]) if row[1] is not None else None
             if doc["status"] != "pending":
                 raise ValueError(f"{request_id} is {doc['status']}")
             at = _iso(datetime.now(UTC))
@@ -135,7 +185,7 @@ class RawStore:
                 "type": "approve",
             }
             decided = {**doc, "status": "decided", "decision": decision}
-            self._write(cur, decided, _event("decided", decided, at, by, decision))
+            self._write(cur, decided, _event("decided", decided, at, by, decision), head)
             return decided
 
     def expire_due(self, now: datetime, limit: int) -> list[Doc]:
@@ -143,9 +193,18 @@ class RawStore:
         with self.conn.transaction(), self.conn.cursor() as cur:
             query, params = sql.expire_query(now, None, limit)
             cur.execute(query, params)
+            due = cur.fetchall()
+            if not due:  # as the store: no run locks or heads to read
+                return []
+            cur.execute(sql.TRY_LOCK_RUNS, (sorted({d["run_id"] for (d,) in due}),))
+            runs = [r[0] for r in cur.fetchall()]
+            cur.execute(sql.SELECT_HEADS, (runs,))
+            heads = {r: (i, h) for r, i, h in cur.fetchall()}
             expired = []
             at = _iso(now)
-            for (doc,) in cur.fetchall():
+            for (doc,) in due:
+                if doc["run_id"] not in runs:
+                    continue
                 outcome = {
                     **doc["on_expiry"],
                     "at": at,
@@ -153,6 +212,7 @@ class RawStore:
                     "args_digest": doc["args_digest"],
                 }
                 done = {**doc, "status": "expired", "decision": outcome}
-                self._write(cur, done, _event("expired", done, at, outcome["by"], outcome))
+                event = _event("expired", done, at, outcome["by"], outcome)
+                self._write(cur, done, event, heads.get(doc["run_id"]))
                 expired.append(done)
             return expired

@@ -9,6 +9,11 @@ from hitl_core.actions import ProposedAction as ProposedAction
 from hitl_core.ask import ASK_HUMAN_TOOL as ASK_HUMAN_TOOL
 from hitl_core.audit import AuditEvent as AuditEvent
 from hitl_core.audit import AuditKind as AuditKind
+from hitl_core.audit_chain import AuditHead as AuditHead
+from hitl_core.audit_chain import ChainProblem as ChainProblem
+from hitl_core.audit_chain import ChainReport as ChainReport
+from hitl_core.audit_chain import verify_chain as verify_chain
+from hitl_core.audit_chain import verify_store as verify_store
 from hitl_core.clock import Clock as Clock
 from hitl_core.clock import ManualClock as ManualClock
 from hitl_core.clock import SystemClock as SystemClock
@@ -56,7 +61,10 @@ __all__ = [
     "ApprovalStore",
     "Approve",
     "AuditEvent",
+    "AuditHead",
     "AuditKind",
+    "ChainProblem",
+    "ChainReport",
     "Clock",
     "Decision",
     "DecisionKind",
@@ -87,5 +95,7 @@ __all__ = [
     "resolve",
     "tool_in",
     "tool_result",
+    "verify_chain",
+    "verify_store",
     *_error_names,
 ]

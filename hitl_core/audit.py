@@ -29,7 +29,8 @@ class AuditEvent(BaseModel):
     """One line of the audit trail.
 
     Six months later "a human approved it" is worth nothing without "this human
-    approved these exact arguments at this time": every event keeps both.
+    approved these exact arguments at this time": every event keeps both. The store links
+    each event into its run's hash chain as it appends it, so a later edit shows.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -54,6 +55,12 @@ class AuditEvent(BaseModel):
     feedback: str | None = None
     detail: dict[str, Any] = {}
     """Anything else worth keeping (the policy's reason, the respond answer, the output)."""
+    chain_index: int | None = None
+    """Its 1-based position in its run's hash chain; None for events older than the chain."""
+    prev_hash: str | None = None
+    """The `hash` of the run's previous event (`audit_chain.GENESIS` for the first)."""
+    hash: str | None = None
+    """``sha256:<hex>`` over `prev_hash` and everything above but `seq`; see `audit_chain`."""
 
     @classmethod
     def for_request(

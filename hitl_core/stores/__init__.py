@@ -13,16 +13,24 @@ from hitl_core.stores.base import ExecutionRecord as ExecutionRecord
 from hitl_core.stores.base import Page as Page
 from hitl_core.stores.base import RunRecord as RunRecord
 from hitl_core.stores.base import RunStatus as RunStatus
+from hitl_core.stores.deliveries import DeliveryRecord as DeliveryRecord
+from hitl_core.stores.deliveries import DeliveryStatus as DeliveryStatus
+from hitl_core.stores.deliveries import WebhookDeliveries as WebhookDeliveries
+from hitl_core.stores.deliveries import supports_deliveries as supports_deliveries
 
 __all__ = [
     "KNOWN_STORES",
     "ApprovalStore",
     "AsyncApprovalStore",
+    "DeliveryRecord",
+    "DeliveryStatus",
     "ExecutionRecord",
     "Page",
     "RunRecord",
     "RunStatus",
+    "WebhookDeliveries",
     "open_store",
+    "supports_deliveries",
 ]
 
 KNOWN_STORES: dict[str, tuple[str, str | None]] = {

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from hitl_core.audit import AuditEvent
+from hitl_core.audit_chain import AuditHead
 from hitl_core.clock import Clock
 from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
@@ -69,7 +70,16 @@ class AsyncApprovalStore(Protocol):
     async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]: ...
 
     async def aaudit(
-        self, *, run_id: str | None = None, request_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuditEvent]: ...
+
+    async def aaudit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]: ...
+
+    async def alast_audit_seq(self) -> int: ...
 
     async def aclose(self) -> None: ...

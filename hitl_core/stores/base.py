@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from hitl_core.audit import AuditEvent
+from hitl_core.audit_chain import AuditHead
 from hitl_core.clock import Clock
 from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
@@ -27,6 +28,7 @@ __all__ = [
     "Page",
     "RunRecord",
     "RunStatus",
+    "check_limit",
     "decode_cursor",
     "encode_cursor",
 ]
@@ -102,6 +104,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         return datetime.fromisoformat(created), request_id
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput(f"Invalid page cursor {cursor!r}; pass back a next_cursor.") from None
+
+
+def check_limit(limit: int | None) -> None:
+    """Refuse a page size below 1 (None means no limit)."""
+    from hitl_core.errors import InvalidInput
+
+    if limit is not None and limit < 1:
+        raise InvalidInput(f"limit must be at least 1, not {limit}.")
 
 
 @runtime_checkable
@@ -207,9 +217,46 @@ class ApprovalStore(Protocol):
         ...
 
     def audit(
-        self, *, run_id: str | None = None, request_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuditEvent]:
-        """The audit trail in the order it was written, optionally filtered."""
+        """The audit trail in `seq` order, optionally filtered, each event linked in its chain.
+
+        The tailing contract: with `after`, the result is a prefix of what will ever be
+        there, so a reader that advances its cursor past the returned events never skips
+        one, even one whose transaction commits after a later seq's. Memory and SQLite
+        serialize writers, so what is committed is always a prefix; PostgreSQL draws seqs
+        before commit, so it returns only up to where no open transaction can still add
+        an event, waiting briefly for the writers open when called. Without `after`, every
+        committed event is returned (a caller reads its own writes at once).
+
+        Args:
+            after: only events with ``seq > after``; pass the last `seq` seen to page on.
+            limit: at most this many events (at least 1; None for all).
+
+        Raises:
+            StoreError: with `after`, a transaction writing the trail stayed open too long
+                to wait for (PostgreSQL); nothing was skipped, so read again later.
+        """
+        ...
+
+    def audit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]:
+        """Each run's chain head by run id (or only `run_id`'s): what `verify_chain` ends at.
+
+        Export them somewhere the store's writers cannot change to anchor the chain.
+        """
+        ...
+
+    def last_audit_seq(self) -> int:
+        """The highest `seq` no event can still appear below, 0 when empty: "now" for a stream.
+
+        A stream that starts after it misses nothing committed later (on PostgreSQL an
+        event still in flight below the newest seq holds it back, as in `audit`).
+        """
         ...
 
     def close(self) -> None:

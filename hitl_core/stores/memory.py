@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from itertools import islice
 
 from hitl_core.audit import AuditEvent
+from hitl_core.audit_chain import AuditHead, link
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import UnknownRequest, UnknownRun
@@ -17,9 +19,11 @@ from hitl_core.stores.base import (
     Page,
     RunRecord,
     RunStatus,
+    check_limit,
     decode_cursor,
     encode_cursor,
 )
+from hitl_core.stores.deliveries import DeliveryRecord
 from hitl_core.stores.leases import Claim
 
 __all__ = ["MemoryStore"]
@@ -39,11 +43,18 @@ class MemoryStore:
         self._runs: dict[str, RunRecord] = {}
         self._executions: dict[tuple[str, str], ExecutionRecord] = {}
         self._audit: list[AuditEvent] = []
+        """Every event, at index seq - 1."""
+        self._heads: dict[str, AuditHead] = {}
         self._leases: dict[str, tuple[str, datetime]] = {}
+        self._cursors: dict[str, int] = {}
+        self._deliveries: list[DeliveryRecord] = []
 
     def _append(self, event: AuditEvent | None) -> None:
+        """Link `event` after its run's head and append it (under the lock, like every write)."""
         if event is not None:
-            self._audit.append(event.model_copy(update={"seq": len(self._audit) + 1}))
+            linked = link(event, self._heads.get(event.run_id))
+            self._audit.append(linked.model_copy(update={"seq": len(self._audit) + 1}))
+            self._heads[event.run_id] = AuditHead.of(linked)
 
     def _apply(self, transition: lifecycle.Transition) -> ApprovalRequest:
         request, event = transition
@@ -165,15 +176,59 @@ class MemoryStore:
             return {c: r for (run, c), r in self._executions.items() if run == run_id}
 
     def audit(
-        self, *, run_id: str | None = None, request_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuditEvent]:
+        check_limit(limit)
         with self._lock:
-            return [
+            matching = (
                 e
-                for e in self._audit
+                for e in self._audit[max(after or 0, 0) :]
                 if (run_id is None or e.run_id == run_id)
                 and (request_id is None or e.request_id == request_id)
-            ]
+            )
+            return list(islice(matching, limit))
+
+    def audit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]:
+        with self._lock:
+            if run_id is None:
+                return dict(self._heads)
+            return {run_id: self._heads[run_id]} if run_id in self._heads else {}
+
+    def last_audit_seq(self) -> int:
+        with self._lock:
+            return len(self._audit)
+
+    # -- webhook deliveries ---------------------------------------------------------
+
+    def delivery_cursor(self, endpoint: str) -> int:
+        with self._lock:
+            return self._cursors.get(endpoint, 0)
+
+    def advance_delivery_cursor(self, endpoint: str, seq: int) -> None:
+        with self._lock:
+            self._cursors[endpoint] = max(self._cursors.get(endpoint, 0), seq)
+
+    def record_delivery(self, record: DeliveryRecord) -> None:
+        with self._lock:
+            self._deliveries.append(record)
+
+    def deliveries(
+        self, *, endpoint: str | None = None, event_seq: int | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        check_limit(limit)
+        with self._lock:
+            matching = (
+                d
+                for d in self._deliveries
+                if (endpoint is None or d.endpoint == endpoint)
+                and (event_seq is None or d.event_seq == event_seq)
+            )
+            return list(islice(matching, limit))
 
     def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
         now = self.clock.now()

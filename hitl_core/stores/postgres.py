@@ -1,11 +1,15 @@
 """`postgresql://...`: the store for many workers on many machines (psycopg 3 + psycopg-pool).
 
-Every operation is one transaction. A request's status check and update happen under
-``SELECT ... FOR UPDATE``, so concurrent deciders get one winner and `AlreadyDecided`
-for the rest; expiry takes due rows with ``FOR UPDATE SKIP LOCKED`` so several workers
-can expire side by side. New requests, decisions and expiries also ``NOTIFY
-hitl_events``, so a listening worker wakes within milliseconds instead of polling.
-The SQL is shared with the async twin (`postgres_aio.AsyncPostgresStore`).
+Every operation is one transaction. A write first takes its run's advisory lock, then
+reads the request ``FOR UPDATE``, so concurrent deciders get one winner and
+`AlreadyDecided` for the rest, and each run's audit chain grows one link at a time.
+Expiry takes due rows with ``FOR UPDATE SKIP LOCKED`` and only the run locks no one
+holds, so several workers expire side by side and never wait on each other. New
+requests, decisions, expiries and resumes also ``NOTIFY hitl_events``, so a listening
+worker wakes within milliseconds instead of polling. Reading the audit trail ``after`` a
+seq waits for the transactions still writing below the newest seq, so a tail never
+skips an event that commits late. The SQL is shared with the async twin
+(`postgres_aio.AsyncPostgresStore`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from hitl_core.audit import AuditEvent
+from hitl_core.audit_chain import AuditHead, linked_document
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
@@ -31,7 +36,8 @@ from hitl_core.errors import (
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import lifecycle
 from hitl_core.stores import postgres_sql as sql
-from hitl_core.stores.base import ExecutionRecord, Page, RunRecord
+from hitl_core.stores.base import ExecutionRecord, Page, RunRecord, check_limit
+from hitl_core.stores.deliveries import DeliveryRecord
 from hitl_core.stores.leases import Claim
 
 try:
@@ -58,6 +64,8 @@ class PostgresStore:
     ) -> None:
         self.url = sql.masked_url(url)
         self.clock: Clock = clock or SystemClock()
+        self.tail_wait = sql.TAIL_WAIT
+        """Seconds `audit(after=...)` waits for open audit writers below its end (`TailWait`)."""
         self._conninfo = sql.conninfo(url)
         self._listener: psycopg.Connection[Any] | None = None
         try:
@@ -129,26 +137,39 @@ class PostgresStore:
         ).fetchone()
         return ApprovalRequest.model_validate(row[0]) if row else None
 
-    def _require(self, cur: Cursor, request_id: str) -> ApprovalRequest:
-        request = self._load(cur, request_id, lock=True)
-        if request is None:
+    @staticmethod
+    def _require(cur: Cursor, request_id: str, heads: sql.Heads) -> ApprovalRequest:
+        """The request, locked, noting its run's head; call it holding the run's lock."""
+        row = cur.execute(sql.SELECT_REQUEST_AND_HEAD, (request_id,)).fetchone()
+        if row is None:
             raise UnknownRequest(request_id)
+        request = ApprovalRequest.model_validate(row[0])
+        heads.setdefault(request.run_id, sql.head_of(request.run_id, row[1:]))
         return request
 
     @staticmethod
-    def _apply(cur: Cursor, transition: lifecycle.Transition) -> ApprovalRequest:
+    def _apply(cur: Cursor, transition: lifecycle.Transition, heads: sql.Heads) -> ApprovalRequest:
         request, event = transition
         if event is None:
             return request
         cur.execute(sql.UPSERT_REQUEST, sql.request_row(request, Jsonb))
-        PostgresStore._append(cur, event)
+        PostgresStore._append(cur, event, heads)
         return request
 
     @staticmethod
-    def _append(cur: Cursor, event: AuditEvent) -> None:
-        cur.execute(sql.INSERT_AUDIT, sql.audit_row(event, Jsonb))
-        if (payload := sql.notify_payload(event)) is not None:
-            cur.execute(sql.NOTIFY, (CHANNEL, payload))
+    def _append(cur: Cursor, event: AuditEvent, heads: sql.Heads) -> None:
+        """Link `event` after its run's head, append it, move the head (and notify).
+
+        The caller holds the run's lock, so the head read here stays the head until commit.
+        """
+        run_id = event.run_id
+        if run_id not in heads:
+            heads[run_id] = sql.head_of(run_id, cur.execute(sql.SELECT_HEAD, (run_id,)).fetchone())
+        doc, head = linked_document(event, heads[run_id])
+        query, params = sql.append_audit(event, doc, head, Jsonb)
+        if sql.scalar(cur.execute(query, params).fetchone()) != 1:
+            raise StoreError(sql.head_moved(run_id))
+        heads[run_id] = head
 
     @staticmethod
     def _load_run(cur: Cursor, run_id: str, *, lock: bool) -> RunRecord | None:
@@ -161,7 +182,7 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute(sql.LOCK_RUN, (request.run_id,))
             existing = self._load(cur, request.id, lock=True)
-            return self._apply(cur, lifecycle.create(existing, request))
+            return self._apply(cur, lifecycle.create(existing, request), {})
 
     def get(self, request_id: str) -> ApprovalRequest:
         with self._read() as cur:
@@ -188,24 +209,40 @@ class PostgresStore:
 
     def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
         with self._tx() as cur:
-            request = self._require(cur, request_id)
-            return self._apply(cur, lifecycle.decide(request, decision, self.clock.now()))
+            heads: sql.Heads = {}
+            cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
+            request = self._require(cur, request_id, heads)
+            return self._apply(cur, lifecycle.decide(request, decision, self.clock.now()), heads)
 
     def expire_due(
         self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
     ) -> list[ApprovalRequest]:
+        """Expire due requests, as `ApprovalStore.expire_due` says.
+
+        Without `run_id`, a request whose run another transaction holds (maybe deciding
+        it) is left for the next call rather than waited for, so expirers never block.
+        """
         now = now or self.clock.now()
         query, params = sql.expire_query(now, run_id, limit)
         with self._tx() as cur:
+            heads: sql.Heads = {}
+            if run_id is not None:
+                cur.execute(sql.LOCK_RUN, (run_id,))
             due = [
                 ApprovalRequest.model_validate(r[0]) for r in cur.execute(query, params).fetchall()
             ]
-            return [self._apply(cur, lifecycle.expire(r, now)) for r in due]
+            if run_id is None and due:
+                locked = cur.execute(sql.TRY_LOCK_RUNS, (sql.due_runs(due),)).fetchall()
+                rows = cur.execute(sql.SELECT_HEADS, ([r[0] for r in locked],)).fetchall()
+                due, heads = sql.lockable(due, locked, rows)
+            return [self._apply(cur, lifecycle.expire(r, now), heads) for r in due]
 
     def mark_resumed(self, request_id: str) -> ApprovalRequest:
         with self._tx() as cur:
-            request = self._require(cur, request_id)
-            return self._apply(cur, lifecycle.resume(request, self.clock.now()))
+            heads: sql.Heads = {}
+            cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
+            request = self._require(cur, request_id, heads)
+            return self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
 
     def cancel_run(
         self, run_id: str, *, by: str, reason: str | None = None
@@ -215,7 +252,10 @@ class PostgresStore:
             cur.execute(sql.LOCK_RUN, (run_id,))
             rows = cur.execute(sql.SELECT_PENDING_OF_RUN, (run_id,)).fetchall()
             pending = [ApprovalRequest.model_validate(r[0]) for r in rows]
-            cancelled = [self._apply(cur, lifecycle.cancel(r, now, by, reason)) for r in pending]
+            heads: sql.Heads = {}
+            cancelled = [
+                self._apply(cur, lifecycle.cancel(r, now, by, reason), heads) for r in pending
+            ]
             stored = self._load_run(cur, run_id, lock=True)
             if stored is not None:
                 cur.execute(sql.UPSERT_RUN, sql.run_row(lifecycle.cancel_run(stored, now), Jsonb))
@@ -230,15 +270,24 @@ class PostgresStore:
         expected_version: int | None = None,
     ) -> RunRecord:
         with self._tx() as cur:
-            cur.execute(sql.LOCK_RUN, (run.run_id,))
+            locked = sql.runs_to_lock(run, requests)
+            for run_id in locked:
+                cur.execute(sql.LOCK_RUN, (run_id,))
             stored = self._load_run(cur, run.run_id, lock=True)
             saved = lifecycle.save_run(run, stored, expected_version)
             transitions = [lifecycle.create(self._load(cur, r.id, lock=True), r) for r in requests]
             cur.execute(sql.UPSERT_RUN, sql.run_row(saved, Jsonb))
+            heads: sql.Heads = {}
             for transition in transitions:
-                self._apply(cur, transition)
+                self._apply(cur, transition, heads)
             for request_id in resumed:
-                self._apply(cur, lifecycle.resume(self._require(cur, request_id), self.clock.now()))
+                request = self._require(cur, request_id, heads)
+                if request.run_id not in locked:  # another run's request: lock it, read again
+                    cur.execute(sql.LOCK_RUN, (request.run_id,))
+                    locked.append(request.run_id)
+                    del heads[request.run_id]
+                    request = self._require(cur, request_id, heads)
+                self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
             return saved
 
     def load_run(self, run_id: str) -> RunRecord:
@@ -250,9 +299,10 @@ class PostgresStore:
 
     def record_execution(self, record: ExecutionRecord) -> ExecutionRecord:
         with self._tx() as cur:
+            cur.execute(sql.LOCK_RUN, (record.run_id,))
             doc = Jsonb(record.model_dump(mode="json"))
             if cur.execute(sql.INSERT_EXECUTION, (record.run_id, record.call_id, doc)).fetchone():
-                self._append(cur, lifecycle.executed(record))
+                self._append(cur, lifecycle.executed(record), {})
                 return record
             row = cur.execute(sql.SELECT_EXECUTION, (record.run_id, record.call_id)).fetchone()
             assert row is not None
@@ -264,12 +314,90 @@ class PostgresStore:
         return {call_id: ExecutionRecord.model_validate(doc) for call_id, doc in rows}
 
     def audit(
-        self, *, run_id: str | None = None, request_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuditEvent]:
-        query, params = sql.audit_query(run_id, request_id)
+        """The audit trail, as `ApprovalStore.audit` says; with `after`, a tail that skips none.
+
+        With `after`, it reads up to the highest seq no open transaction can still add an
+        event below (`sql.TAIL_END`), waiting for the audit writers open at that moment
+        (milliseconds) first. Without it, it returns everything committed.
+
+        Raises:
+            StoreError: with `after`, a writer stayed open over `tail_wait` seconds.
+        """
+        check_limit(limit)
+        end = None
+        if after is not None:
+            end = self._tail_end(after)
+            if end <= after:
+                return []
+        query, params = sql.audit_query(run_id, request_id, after, limit, end)
         with self._read() as cur:
             rows = cur.execute(query, params).fetchall()
         return sql.events_of(rows)
+
+    def _tail_end(self, after: int) -> int:
+        """The highest seq at or below which no event can still appear.
+
+        When nothing was handed out past `after`, it is at most `after` and nothing is waited for.
+
+        Raises:
+            StoreError: an audit writer open at the time stayed open over `tail_wait` seconds.
+        """
+        with self._read() as cur:
+            row = cur.execute(sql.TAIL_END, (after,)).fetchone()
+        assert row is not None
+        end, writers = row
+        wait = sql.TailWait(self.url, end, self.tail_wait)
+        while writers:
+            with self._read() as cur:
+                still = cur.execute(sql.OPEN_WRITERS, (writers,)).fetchall()
+            writers = [vxid for vxid, _ in still]
+            if writers:
+                time.sleep(wait.pause(still))
+        return int(end)
+
+    def audit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]:
+        query, params = sql.heads_query(run_id)
+        with self._read() as cur:
+            return sql.heads_of(cur.execute(query, params).fetchall())
+
+    def last_audit_seq(self) -> int:
+        """The highest seq with no event still able to appear below it (see `audit`).
+
+        Raises:
+            StoreError: a writer stayed open over `tail_wait` seconds.
+        """
+        end = self._tail_end(0)
+        with self._read() as cur:
+            return sql.scalar(cur.execute(sql.LAST_STABLE_SEQ, (end,)).fetchone())
+
+    # -- webhook deliveries ---------------------------------------------------------
+
+    def delivery_cursor(self, endpoint: str) -> int:
+        with self._read() as cur:
+            return sql.scalar(cur.execute(sql.SELECT_CURSOR, (endpoint,)).fetchone())
+
+    def advance_delivery_cursor(self, endpoint: str, seq: int) -> None:
+        with self._tx() as cur:
+            cur.execute(sql.ADVANCE_CURSOR, (endpoint, seq))
+
+    def record_delivery(self, record: DeliveryRecord) -> None:
+        with self._tx() as cur:
+            cur.execute(sql.INSERT_DELIVERY, sql.delivery_row(record, Jsonb))
+
+    def deliveries(
+        self, *, endpoint: str | None = None, event_seq: int | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        check_limit(limit)
+        query, params = sql.deliveries_query(endpoint, event_seq, limit)
+        with self._read() as cur:
+            return sql.deliveries_of(cur.execute(query, params).fetchall())
 
     def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
         now = self.clock.now()
@@ -288,23 +416,20 @@ class PostgresStore:
         """Block until one of `events` is notified or `timeout` seconds pass.
 
         Returns whether such an event arrived. Uses one dedicated LISTEN connection; if
-        it drops, the wait sleeps instead and the next call reconnects.
+        it drops, the wait sleeps instead and the next call reconnects. Every note of a
+        batch is looked at: one that arrives with another (a run's own ``resumed``
+        before someone's ``decided``) still wakes the caller.
         """
         deadline = time.monotonic() + timeout
         try:
             if self._listener is None:
                 self._listener = psycopg.connect(self._conninfo, autocommit=True)
                 self._listener.execute(f"LISTEN {CHANNEL}")
-            while True:
-                remaining = max(deadline - time.monotonic(), 0.0)
-                notes = self._listener.notifies(timeout=remaining, stop_after=1)
-                note = next(iter(notes), None)
-                if note is None:
-                    return False
+            remaining = max(deadline - time.monotonic(), 0.0)
+            for note in self._listener.notifies(timeout=remaining):
                 if json.loads(note.payload).get("event") in events:
                     return True
-                if remaining == 0:
-                    return False
+            return False
         except psycopg.Error:
             if self._listener is not None:
                 self._listener.close()

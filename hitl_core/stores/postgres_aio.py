@@ -8,12 +8,14 @@ the event loop.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 from hitl_core.audit import AuditEvent
+from hitl_core.audit_chain import AuditHead, linked_document
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
@@ -26,7 +28,7 @@ from hitl_core.errors import (
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import lifecycle
 from hitl_core.stores import postgres_sql as sql
-from hitl_core.stores.base import ExecutionRecord, Page, RunRecord
+from hitl_core.stores.base import ExecutionRecord, Page, RunRecord, check_limit
 from hitl_core.stores.leases import Claim
 
 try:
@@ -50,6 +52,8 @@ class AsyncPostgresStore:
         self.url = sql.masked_url(url)
         self.pool = pool
         self.clock = clock
+        self.tail_wait = sql.TAIL_WAIT
+        """As `PostgresStore.tail_wait`."""
 
     @classmethod
     async def open(
@@ -117,26 +121,39 @@ class AsyncPostgresStore:
         row = await (await cur.execute(query, (request_id,))).fetchone()
         return ApprovalRequest.model_validate(row[0]) if row else None
 
-    async def _require(self, cur: Cursor, request_id: str) -> ApprovalRequest:
-        request = await self._load(cur, request_id, lock=True)
-        if request is None:
+    @staticmethod
+    async def _require(cur: Cursor, request_id: str, heads: sql.Heads) -> ApprovalRequest:
+        """Async twin of `PostgresStore._require`."""
+        row = await (await cur.execute(sql.SELECT_REQUEST_AND_HEAD, (request_id,))).fetchone()
+        if row is None:
             raise UnknownRequest(request_id)
+        request = ApprovalRequest.model_validate(row[0])
+        heads.setdefault(request.run_id, sql.head_of(request.run_id, row[1:]))
         return request
 
     @classmethod
-    async def _apply(cls, cur: Cursor, transition: lifecycle.Transition) -> ApprovalRequest:
+    async def _apply(
+        cls, cur: Cursor, transition: lifecycle.Transition, heads: sql.Heads
+    ) -> ApprovalRequest:
         request, event = transition
         if event is None:
             return request
         await cur.execute(sql.UPSERT_REQUEST, sql.request_row(request, Jsonb))
-        await cls._append(cur, event)
+        await cls._append(cur, event, heads)
         return request
 
     @staticmethod
-    async def _append(cur: Cursor, event: AuditEvent) -> None:
-        await cur.execute(sql.INSERT_AUDIT, sql.audit_row(event, Jsonb))
-        if (payload := sql.notify_payload(event)) is not None:
-            await cur.execute(sql.NOTIFY, (sql.CHANNEL, payload))
+    async def _append(cur: Cursor, event: AuditEvent, heads: sql.Heads) -> None:
+        """Async twin of `PostgresStore._append`."""
+        run_id = event.run_id
+        if run_id not in heads:
+            row = await (await cur.execute(sql.SELECT_HEAD, (run_id,))).fetchone()
+            heads[run_id] = sql.head_of(run_id, row)
+        doc, head = linked_document(event, heads[run_id])
+        query, params = sql.append_audit(event, doc, head, Jsonb)
+        if sql.scalar(await (await cur.execute(query, params)).fetchone()) != 1:
+            raise StoreError(sql.head_moved(run_id))
+        heads[run_id] = head
 
     @staticmethod
     async def _load_run(cur: Cursor, run_id: str, *, lock: bool) -> RunRecord | None:
@@ -151,7 +168,7 @@ class AsyncPostgresStore:
         async with self._tx() as cur:
             await cur.execute(sql.LOCK_RUN, (request.run_id,))
             existing = await self._load(cur, request.id, lock=True)
-            return await self._apply(cur, lifecycle.create(existing, request))
+            return await self._apply(cur, lifecycle.create(existing, request), {})
 
     async def aget(self, request_id: str) -> ApprovalRequest:
         """Async twin of `PostgresStore.get`."""
@@ -181,8 +198,11 @@ class AsyncPostgresStore:
     async def adecide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
         """Async twin of `PostgresStore.decide`."""
         async with self._tx() as cur:
-            request = await self._require(cur, request_id)
-            return await self._apply(cur, lifecycle.decide(request, decision, self.clock.now()))
+            heads: sql.Heads = {}
+            await cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
+            request = await self._require(cur, request_id, heads)
+            transition = lifecycle.decide(request, decision, self.clock.now())
+            return await self._apply(cur, transition, heads)
 
     async def aexpire_due(
         self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
@@ -191,15 +211,27 @@ class AsyncPostgresStore:
         now = now or self.clock.now()
         query, params = sql.expire_query(now, run_id, limit)
         async with self._tx() as cur:
+            heads: sql.Heads = {}
+            if run_id is not None:
+                await cur.execute(sql.LOCK_RUN, (run_id,))
             rows = await (await cur.execute(query, params)).fetchall()
             due = [ApprovalRequest.model_validate(r[0]) for r in rows]
-            return [await self._apply(cur, lifecycle.expire(r, now)) for r in due]
+            if run_id is None and due:
+                locked = await (
+                    await cur.execute(sql.TRY_LOCK_RUNS, (sql.due_runs(due),))
+                ).fetchall()
+                runs = [r[0] for r in locked]
+                head_rows = await (await cur.execute(sql.SELECT_HEADS, (runs,))).fetchall()
+                due, heads = sql.lockable(due, locked, head_rows)
+            return [await self._apply(cur, lifecycle.expire(r, now), heads) for r in due]
 
     async def amark_resumed(self, request_id: str) -> ApprovalRequest:
         """Async twin of `PostgresStore.mark_resumed`."""
         async with self._tx() as cur:
-            request = await self._require(cur, request_id)
-            return await self._apply(cur, lifecycle.resume(request, self.clock.now()))
+            heads: sql.Heads = {}
+            await cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
+            request = await self._require(cur, request_id, heads)
+            return await self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
 
     async def acancel_run(
         self, run_id: str, *, by: str, reason: str | None = None
@@ -210,8 +242,9 @@ class AsyncPostgresStore:
             await cur.execute(sql.LOCK_RUN, (run_id,))
             rows = await (await cur.execute(sql.SELECT_PENDING_OF_RUN, (run_id,))).fetchall()
             pending = [ApprovalRequest.model_validate(r[0]) for r in rows]
+            heads: sql.Heads = {}
             cancelled = [
-                await self._apply(cur, lifecycle.cancel(r, now, by, reason)) for r in pending
+                await self._apply(cur, lifecycle.cancel(r, now, by, reason), heads) for r in pending
             ]
             stored = await self._load_run(cur, run_id, lock=True)
             if stored is not None:
@@ -230,18 +263,26 @@ class AsyncPostgresStore:
     ) -> RunRecord:
         """Async twin of `PostgresStore.save_run`."""
         async with self._tx() as cur:
-            await cur.execute(sql.LOCK_RUN, (run.run_id,))
+            locked = sql.runs_to_lock(run, requests)
+            for run_id in locked:
+                await cur.execute(sql.LOCK_RUN, (run_id,))
             stored = await self._load_run(cur, run.run_id, lock=True)
             saved = lifecycle.save_run(run, stored, expected_version)
             transitions = [
                 lifecycle.create(await self._load(cur, r.id, lock=True), r) for r in requests
             ]
             await cur.execute(sql.UPSERT_RUN, sql.run_row(saved, Jsonb))
+            heads: sql.Heads = {}
             for transition in transitions:
-                await self._apply(cur, transition)
+                await self._apply(cur, transition, heads)
             for request_id in resumed:
-                request = await self._require(cur, request_id)
-                await self._apply(cur, lifecycle.resume(request, self.clock.now()))
+                request = await self._require(cur, request_id, heads)
+                if request.run_id not in locked:  # another run's request: lock it, read again
+                    await cur.execute(sql.LOCK_RUN, (request.run_id,))
+                    locked.append(request.run_id)
+                    del heads[request.run_id]
+                    request = await self._require(cur, request_id, heads)
+                await self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
             return saved
 
     async def aload_run(self, run_id: str) -> RunRecord:
@@ -255,12 +296,13 @@ class AsyncPostgresStore:
     async def arecord_execution(self, record: ExecutionRecord) -> ExecutionRecord:
         """Async twin of `PostgresStore.record_execution`."""
         async with self._tx() as cur:
+            await cur.execute(sql.LOCK_RUN, (record.run_id,))
             doc = Jsonb(record.model_dump(mode="json"))
             inserted = await (
                 await cur.execute(sql.INSERT_EXECUTION, (record.run_id, record.call_id, doc))
             ).fetchone()
             if inserted:
-                await self._append(cur, lifecycle.executed(record))
+                await self._append(cur, lifecycle.executed(record), {})
                 return record
             row = await (
                 await cur.execute(sql.SELECT_EXECUTION, (record.run_id, record.call_id))
@@ -275,13 +317,51 @@ class AsyncPostgresStore:
         return {call_id: ExecutionRecord.model_validate(doc) for call_id, doc in rows}
 
     async def aaudit(
-        self, *, run_id: str | None = None, request_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuditEvent]:
         """Async twin of `PostgresStore.audit`."""
-        query, params = sql.audit_query(run_id, request_id)
+        check_limit(limit)
+        end = None
+        if after is not None:
+            end = await self._tail_end(after)
+            if end <= after:
+                return []
+        query, params = sql.audit_query(run_id, request_id, after, limit, end)
         async with self._read() as cur:
             rows = await (await cur.execute(query, params)).fetchall()
         return sql.events_of(rows)
+
+    async def _tail_end(self, after: int) -> int:
+        """Async twin of `PostgresStore._tail_end`."""
+        async with self._read() as cur:
+            row = await (await cur.execute(sql.TAIL_END, (after,))).fetchone()
+        assert row is not None
+        end, writers = row
+        wait = sql.TailWait(self.url, end, self.tail_wait)
+        while writers:
+            async with self._read() as cur:
+                still = await (await cur.execute(sql.OPEN_WRITERS, (writers,))).fetchall()
+            writers = [vxid for vxid, _ in still]
+            if writers:
+                await asyncio.sleep(wait.pause(still))
+        return int(end)
+
+    async def aaudit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]:
+        """Async twin of `PostgresStore.audit_heads`."""
+        query, params = sql.heads_query(run_id)
+        async with self._read() as cur:
+            return sql.heads_of(await (await cur.execute(query, params)).fetchall())
+
+    async def alast_audit_seq(self) -> int:
+        """Async twin of `PostgresStore.last_audit_seq`."""
+        end = await self._tail_end(0)
+        async with self._read() as cur:
+            return sql.scalar(await (await cur.execute(sql.LAST_STABLE_SEQ, (end,))).fetchone())
 
     async def aclaim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
         """Async twin of `PostgresStore.claim_ready`."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hitl_core.audit import AuditEvent
+from hitl_core.audit_chain import AuditHead, link
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
@@ -30,9 +31,11 @@ from hitl_core.stores.base import (
     ExecutionRecord,
     Page,
     RunRecord,
+    check_limit,
     decode_cursor,
     encode_cursor,
 )
+from hitl_core.stores.deliveries import DeliveryRecord
 from hitl_core.stores.leases import Claim
 
 __all__ = ["MIGRATIONS", "SqliteStore"]
@@ -86,6 +89,34 @@ MIGRATIONS: list[str] = [
     CREATE INDEX hitl_requests_answered ON hitl_requests (run_id)
         WHERE status IN ('decided', 'expired');
     """,
+    # 3: audit chain heads (only move forward), webhook cursors and delivery attempts.
+    """
+    CREATE TABLE hitl_audit_heads (
+        run_id TEXT PRIMARY KEY,
+        chain_index INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER hitl_audit_heads_forward BEFORE UPDATE ON hitl_audit_heads
+        WHEN NEW.chain_index <= OLD.chain_index
+        BEGIN SELECT RAISE(ABORT, 'hitl_audit_heads only move forward'); END;
+    CREATE TRIGGER hitl_audit_heads_no_delete BEFORE DELETE ON hitl_audit_heads
+        BEGIN SELECT RAISE(ABORT, 'hitl_audit_heads only move forward'); END;
+    CREATE TABLE hitl_webhook_cursors (
+        endpoint TEXT PRIMARY KEY,
+        seq INTEGER NOT NULL
+    );
+    CREATE TABLE hitl_webhook_deliveries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        event_seq INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        at TEXT NOT NULL,
+        doc TEXT NOT NULL
+    );
+    CREATE INDEX hitl_webhook_deliveries_endpoint ON hitl_webhook_deliveries (endpoint, id);
+    CREATE INDEX hitl_webhook_deliveries_event ON hitl_webhook_deliveries (event_seq, id);
+    """,
 ]
 """Schema changes, append-only: entry N-1 takes the schema to version N."""
 
@@ -114,7 +145,8 @@ class SqliteStore:
         self.path = path_from_url(url)
         self.clock: Clock = clock or SystemClock()
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: dict[threading.Thread, sqlite3.Connection] = {}
+        """Each thread's connection; a finished thread's is handed to the next new thread."""
         self._connections_lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.setup()
@@ -122,17 +154,37 @@ class SqliteStore:
     # -- connections and transactions ------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
+        """This thread's connection, reusing one a finished thread left behind.
+
+        Frameworks run tools on short-lived executor threads (LangGraph makes a pool per
+        run); without reuse every such thread would leave an open connection behind.
+        """
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30
-            )
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA busy_timeout=30000")
+            with self._connections_lock:
+                conn = self._adopt_orphan()
+            if conn is None:
+                conn = self._connect()
             self._local.conn = conn
             with self._connections_lock:
-                self._connections.append(conn)
+                self._connections[threading.current_thread()] = conn
+        return conn
+
+    def _adopt_orphan(self) -> sqlite3.Connection | None:
+        """Take the connection of a thread that has ended (call with the lock held)."""
+        for thread, conn in list(self._connections.items()):
+            if not thread.is_alive():
+                del self._connections[thread]
+                if conn.in_transaction:  # cannot happen via _write; be safe anyway
+                    conn.execute("ROLLBACK")
+                return conn
+        return None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
     @contextmanager
@@ -213,10 +265,25 @@ class SqliteStore:
 
     @staticmethod
     def _append(conn: sqlite3.Connection, event: AuditEvent) -> None:
+        """Link `event` after its run's head, append it and move the head, in `conn`'s write.
+
+        ``BEGIN IMMEDIATE`` already serializes writers, so the head read here is the latest.
+        """
+        row = conn.execute(
+            "SELECT chain_index, hash FROM hitl_audit_heads WHERE run_id = ?", (event.run_id,)
+        ).fetchone()
+        head = AuditHead(run_id=event.run_id, chain_index=row[0], hash=row[1]) if row else None
+        linked = link(event, head)
         # The row's seq is the event's; it is filled in when read, as rows never change.
         conn.execute(
             "INSERT INTO hitl_audit (run_id, request_id, doc) VALUES (?, ?, ?)",
-            (event.run_id, event.request_id, event.model_dump_json(exclude={"seq"})),
+            (event.run_id, event.request_id, linked.model_dump_json(exclude={"seq"})),
+        )
+        conn.execute(
+            "INSERT INTO hitl_audit_heads (run_id, chain_index, hash) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_id) DO UPDATE SET chain_index = excluded.chain_index, "
+            "hash = excluded.hash",
+            (event.run_id, linked.chain_index, linked.hash),
         )
 
     # -- the port -------------------------------------------------------------------
@@ -380,24 +447,102 @@ class SqliteStore:
         return {call_id: ExecutionRecord.model_validate_json(doc) for call_id, doc in rows}
 
     def audit(
-        self, *, run_id: str | None = None, request_id: str | None = None
+        self,
+        *,
+        run_id: str | None = None,
+        request_id: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
     ) -> list[AuditEvent]:
-        clauses, params = [], []
-        if run_id is not None:
-            clauses.append("run_id = ?")
-            params.append(run_id)
-        if request_id is not None:
-            clauses.append("request_id = ?")
-            params.append(request_id)
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (("run_id = ?", run_id), ("request_id = ?", request_id)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        if after is not None:
+            clauses.append("seq > ?")
+            params.append(after)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         rows = (
             self._connection()
-            .execute(f"SELECT seq, doc FROM hitl_audit {where} ORDER BY seq", params)
+            .execute(
+                f"SELECT seq, doc FROM hitl_audit {where} ORDER BY seq LIMIT ?",
+                (*params, -1 if limit is None else limit),
+            )
             .fetchall()
         )
         return [
             AuditEvent.model_validate_json(doc).model_copy(update={"seq": seq}) for seq, doc in rows
         ]
+
+    def audit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]:
+        where, params = ("WHERE run_id = ?", (run_id,)) if run_id is not None else ("", ())
+        rows = (
+            self._connection()
+            .execute(f"SELECT run_id, chain_index, hash FROM hitl_audit_heads {where}", params)
+            .fetchall()
+        )
+        return {r: AuditHead(run_id=r, chain_index=i, hash=h) for r, i, h in rows}
+
+    def last_audit_seq(self) -> int:
+        row = self._connection().execute("SELECT MAX(seq) FROM hitl_audit").fetchone()
+        return int(row[0] or 0)
+
+    # -- webhook deliveries ---------------------------------------------------------
+
+    def delivery_cursor(self, endpoint: str) -> int:
+        row = (
+            self._connection()
+            .execute("SELECT seq FROM hitl_webhook_cursors WHERE endpoint = ?", (endpoint,))
+            .fetchone()
+        )
+        return int(row[0]) if row else 0
+
+    def advance_delivery_cursor(self, endpoint: str, seq: int) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO hitl_webhook_cursors (endpoint, seq) VALUES (?, ?) "
+                "ON CONFLICT (endpoint) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                (endpoint, seq),
+            )
+
+    def record_delivery(self, record: DeliveryRecord) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO hitl_webhook_deliveries "
+                "(delivery_id, endpoint, event_seq, status, at, doc) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.delivery_id,
+                    record.endpoint,
+                    record.event_seq,
+                    record.status.value,
+                    _ts(record.at),
+                    record.model_dump_json(),
+                ),
+            )
+
+    def deliveries(
+        self, *, endpoint: str | None = None, event_seq: int | None = None, limit: int = 100
+    ) -> list[DeliveryRecord]:
+        check_limit(limit)
+        clauses: list[str] = []
+        params: list[Any] = []
+        for clause, value in (("endpoint = ?", endpoint), ("event_seq = ?", event_seq)):
+            if value is not None:
+                clauses.append(clause)
+                params.append(value)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = (
+            self._connection()
+            .execute(
+                f"SELECT doc FROM hitl_webhook_deliveries {where} ORDER BY id LIMIT ?",
+                (*params, limit),
+            )
+            .fetchall()
+        )
+        return [DeliveryRecord.model_validate_json(row[0]) for row in rows]
 
     def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
         now = self.clock.now()
@@ -426,7 +571,7 @@ class SqliteStore:
 
     def close(self) -> None:
         with self._connections_lock:
-            for conn in self._connections:
+            for conn in self._connections.values():
                 conn.close()
             self._connections.clear()
         self._local = threading.local()

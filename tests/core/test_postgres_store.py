@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ import pytest
 
 from hitl_core import (
     AuditKind,
+    Decision,
     ManualClock,
     RequestStatus,
     RunRecord,
@@ -121,3 +123,22 @@ def test_an_unreachable_server_is_a_store_error_without_the_password() -> None:
         PostgresStore("postgresql://hitl:s3cret@127.0.0.1:1/nowhere?connect_timeout=1", min_size=1)
     assert "s3cret" not in str(caught.value)
     assert "hitl:***@127.0.0.1:1" in str(caught.value)
+
+
+def test_resumes_are_notified_but_do_not_wake_workers(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url)
+    request = store.put(payment_request())
+    store.decide(request.id, Decision.approve(by="ana"))
+    assert store.wait_for_events(0.1) is False  # the store's listener is now LISTENing
+    with psycopg.connect(postgres_url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {postgres.CHANNEL}")
+        store.mark_resumed(request.id)
+        notes = list(listener.notifies(timeout=5, stop_after=1))
+    assert [json.loads(n.payload) for n in notes] == [
+        {"event": "resumed", "request_id": request.id, "run_id": request.run_id}
+    ]
+    assert store.wait_for_events(0.3) is False  # a worker waits for decided / expired only
+    other = store.put(payment_request())
+    store.decide(other.id, Decision.approve(by="ana"))
+    assert store.wait_for_events(5) is True
+    store.close()
