@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from hitl_cli import audit, inbox, review, serve, tokens
 from hitl_cli.schemas import SCHEMAS, schema_of
 from hitl_core.errors import HITLError
 
@@ -126,10 +128,58 @@ def worker(
     err.print(f"worker {runner.worker_id}: resumed {resumed} runs")
 
 
-def main() -> None:
-    """Entry point: runs the app and turns hitl errors into a message and exit code 1."""
+# The reviewer's commands: each lives in the module of its concept.
+app.command("pending")(inbox.pending)
+app.command("show")(inbox.show)
+app.command("approve")(review.approve)
+app.command("reject")(review.reject)
+app.command("edit")(review.edit)
+app.command("respond")(review.respond)
+app.command("audit")(audit.audit)
+app.command("serve")(serve.serve)
+app.command("token")(tokens.token)
+
+
+@app.command()
+def webhooks(
+    store: Annotated[str, typer.Option(envvar="HITL_STORE_URL", help="The store's URL.")],
+    config: Annotated[
+        Path, typer.Option(help="TOML file of webhook endpoints (see docs/webhooks.md).")
+    ] = Path("webhooks.toml"),
+    poll: Annotated[float, typer.Option(help="Seconds between idle passes.")] = 1.0,
+    until_idle: Annotated[
+        bool, typer.Option(help="Exit once every event is delivered or given up.")
+    ] = False,
+) -> None:
+    """Post approval events to the configured webhooks until stopped (SIGTERM/SIGINT)."""
+    import signal
+
+    from hitl_core import open_store
+    from hitl_server.dispatcher import Dispatcher
+    from hitl_server.webhook_config import load_webhooks
+
+    endpoints = load_webhooks(config)
+    opened = open_store(store)
     try:
-        app()
+        with Dispatcher(opened, endpoints, poll_interval=poll) as dispatcher:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, lambda *_: dispatcher.stop())
+            done = dispatcher.run(until_idle=until_idle)
+    finally:
+        opened.close()
+    err.print(
+        f"webhooks: delivered {done.delivered}, gave up {done.gave_up}, "
+        f"skipped {done.skipped} events"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: runs the app and turns hitl errors into a message and exit code 1.
+
+    `argv` defaults to the process's arguments; tests pass their own.
+    """
+    try:
+        app(args=list(argv) if argv is not None else None)
     except HITLError as error:
         err.print(f"[red]{type(error).__name__}:[/] {error}")
         raise SystemExit(1) from None
