@@ -13,6 +13,7 @@ import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from uuid import uuid4
 
@@ -148,3 +149,38 @@ def print_load(moment: str) -> None:
     which slows every round trip and stretches ratios (see ``bench/README.md``).
     """
     print(f"load average {moment}: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+
+
+PHASES = ("pause", "decide", "resume")
+"""The phases of one pause -> decide -> resume cycle, as `Laps` records them."""
+
+
+class Laps:
+    """Wall and CPU seconds of each phase of one cycle: call it with a phase to end it."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def __call__(self, phase: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.wall[phase], self.cpu[phase] = wall - self._wall, cpu - self._cpu
+        self._wall, self._cpu = wall, cpu
+
+
+@dataclass
+class Samples:
+    """Every timed cycle of one side of a pause -> decide -> resume benchmark, in seconds."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    phase_wall: dict[str, list[float]] = field(default_factory=dict)
+    phase_cpu: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, laps: Laps) -> None:
+        self.wall.append(sum(laps.wall.values()))
+        self.cpu.append(sum(laps.cpu.values()))
+        for phase in PHASES:
+            self.phase_wall.setdefault(phase, []).append(laps.wall[phase])
+            self.phase_cpu.setdefault(phase, []).append(laps.cpu[phase])
