@@ -91,7 +91,7 @@ async def areview(io: StoreIO, fresh: ApprovalRequest, scope: Scope) -> Approval
     except UnknownRequest:
         request = fresh if scope.deferred else await io.aput(fresh)
     if not scope.deferred and request.is_due(io.clock.now()):
-        await io.aexpire_due(scope.run_id)
+        await io.aexpire_due(run_id=scope.run_id)
         request = await io.aget(request.id)
     decision = _ask(request, io.clock)
     if decision is None:

@@ -73,9 +73,9 @@ class AsyncRuns(RunnerBase):
                 thread_id, waiting, known, decisions, by=by, now=io.clock.now()
             ):
                 await io.adecide(request_id, decision)
-        await io.aexpire_due(thread_id)
+        await io.aexpire_due(run_id=thread_id)
         stored = {w.request.id: await self._astored(w.request) for w in waiting}
-        plan = self._plan(waiting, stored, through, await io.aanswered(thread_id))
+        plan = self._plan(waiting, stored, through, await io.aanswered_ids(thread_id))
         if plan.idle:
             if plan.unsaved or plan.orphans:  # repair what a crashed pass left behind
                 again = self._record(info, RunStatus.PAUSED)

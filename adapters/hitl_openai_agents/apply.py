@@ -61,7 +61,7 @@ async def apply_decisions(
             state.approve(item)
             done.released[call_id_of(item)] = request
         done.applied.append(rid)
-    stray = [r for r in await store.decided(run_id) if r.id not in items]
+    stray = [r for r in await store.adecided(run_id) if r.id not in items]
     if stray:
         raise CallNotPending(run_id, stray[0].action.call_id, map(call_id_of, waits_on))
     return done
@@ -72,7 +72,7 @@ async def _reviewed(
 ) -> ApprovalRequest:
     """The request a human reviews for `item`, checked to show exactly that call."""
     try:
-        request = await store.get(rid)
+        request = await store.aget(rid)
     except UnknownRequest:
         raise RunStateTampered(
             run_id, call_id_of(item), "has no approval request in the store"

@@ -185,7 +185,7 @@ class _GatedInvoker:
         if self.is_agent and output is None:  # the sub-agent paused on a human: not done yet
             return output
         content = output if isinstance(output, str) else json.dumps(output, default=str)
-        record = await scope.store.record_execution(
+        record = await scope.store.arecord_execution(
             ExecutionRecord(
                 run_id=scope.run_id,
                 call_id=ctx.tool_call_id,

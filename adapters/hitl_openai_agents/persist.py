@@ -36,7 +36,7 @@ async def load(store: StoreView, run_id: str, *, paused: bool) -> RunRecord:
         InvalidRunState: another adapter paused it.
         RunNotPaused: `paused` and the run is not.
     """
-    record = await store.load_run(run_id)
+    record = await store.aload_run(run_id)
     if record.adapter != ADAPTER:
         raise InvalidRunState(run_id, f"it was paused by {record.adapter}, not {ADAPTER}")
     if paused and record.status is not RunStatus.PAUSED:
@@ -62,7 +62,7 @@ async def save(
     record = RunRecord(
         run_id=run_id, adapter=ADAPTER, status=status, state=state, created_at=now, updated_at=now
     )
-    return await store.save_run(
+    return await store.asave_run(
         record, requests, resumed=applied, expected_version=expected_version
     )
 
@@ -115,5 +115,5 @@ async def suspend(
     }
     await save(store, run_id, RunStatus.PAUSED, state, record.version, [*new.values()], applied)
     # New requests are stored exactly as created; older ones are read for their status.
-    pending = [new[rid] if rid in new else await store.get(rid) for rid in ids]
+    pending = [new[rid] if rid in new else await store.aget(rid) for rid in ids]
     return Paused(run_id=run_id, requests=pending)

@@ -170,7 +170,7 @@ class ApprovalRunner:
             pending = [call_id_of(item) for item in items]
         if call_id not in pending:
             raise CallNotPending(run_id, call_id, pending)
-        return await self._store.decide(request_id(run_id, call_id), decision)
+        return await self._store.adecide(request_id(run_id, call_id), decision)
 
     def decide(self, run_id: str, call_id: str, decision: DecisionInput) -> ApprovalRequest:
         """Blocking twin of `adecide`."""
@@ -184,7 +184,7 @@ class ApprovalRunner:
         """A new run: claim its id, then run it to its first stop."""
         run_id = run_id or f"run_{uuid4().hex}"
         try:
-            existing = await self._store.load_run(run_id)
+            existing = await self._store.aload_run(run_id)
         except UnknownRun:
             pass
         else:
@@ -205,7 +205,7 @@ class ApprovalRunner:
     async def _resume(self, run_id: str, streamed: bool) -> AsyncIterator[AgentsEvent]:
         """Move 4: reload, check, apply the decisions, and run on (or stay paused)."""
         record = await persist.load(self._store, run_id, paused=True)
-        await self._store.expire_due(run_id)
+        await self._store.aexpire_due(run_id=run_id)
         state, waits_on = await read_state(self.agent, run_id, record.state)
         if not waits_on:
             raise InvalidRunState(run_id, "it is marked paused but waits on no call")
@@ -213,7 +213,7 @@ class ApprovalRunner:
         if not done.applied:  # nobody has decided yet: nothing to run, nothing to save
             yield Paused(run_id=run_id, requests=done.waiting)
             return
-        executions = await self._store.executions(run_id)
+        executions = await self._store.aexecutions(run_id)
         scope = RunScope(run_id, self._store, executions, done.released)
         known = {r.id for r in done.waiting}
         async for event in self._pass(scope, state, record, done.applied, known, streamed):

@@ -51,7 +51,7 @@ class RunScope:
         if request is not None or call_id in self.ungated:
             return request
         try:
-            request = await self.store.get(request_id(self.run_id, call_id))
+            request = await self.store.aget(request_id(self.run_id, call_id))
         except UnknownRequest:
             return None
         if request.is_pending:
