@@ -425,6 +425,12 @@ function editedArgs(original, inputs) {
 function renderRequest(request) {
   const n = ++uid;
   const allowed = new Set(request.allowed || []);
+  // Whoever started the run may reject it but not approve it (the server refuses with 403).
+  const ownRun = Boolean(state.me) && request.context && request.context.requested_by === state.me.id;
+  if (ownRun) {
+    allowed.delete("approve");
+    allowed.delete("edit");
+  }
   const args = request.action.args || {};
   const title = `req-${n}-title`;
   const reason = `req-${n}-reason`;
@@ -546,6 +552,9 @@ function renderRequest(request) {
     ),
     argsTable(args),
     meta(request),
+    ownRun
+      ? el("p", { class: "hint", "data-testid": "own-run" }, "You started this run: another reviewer must approve it. You may reject it.")
+      : "",
     el("div", { class: "actions", role: "group", "aria-label": `Decide on ${request.action.tool}` }, buttons),
     ...panels,
     error,

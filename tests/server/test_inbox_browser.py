@@ -309,8 +309,23 @@ def test_refusals_stay_next_to_the_request(page: Page, inbox: Inbox) -> None:
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, inbox, token=CAROL)
     own = card(page, run_id)
-    own.get_by_role("button", name="Approve").click()
-    expect(own.get_by_test_id("request-error")).to_contain_text("Not allowed (403)")
+    expect(own.get_by_test_id("own-run")).to_contain_text("another reviewer must approve")
+    expect(own.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(own.get_by_role("button", name="Edit arguments")).to_have_count(0)
+    expect(own.get_by_role("button", name="Reject")).to_have_count(1)
+    # The page only hides the buttons; the server is what refuses (403, nothing changes).
+    refused = page.evaluate(
+        """async ([id, token]) => {
+            const response = await fetch(`/v1/requests/${id}/decision`, {
+                method: "POST",
+                headers: {"Authorization": `Bearer ${token}`, "Content-Type": "application/json"},
+                body: JSON.stringify({type: "approve"}),
+            });
+            return [response.status, (await response.json()).error];
+        }""",
+        [inbox.store.list_requests(run_id=run_id).items[0].id, CAROL],
+    )
+    assert refused == [403, "SelfApproval"]
     expect(card(page, run_id)).to_have_count(1)
     assert inbox.payments.ran("Acme Corp") == []
 
