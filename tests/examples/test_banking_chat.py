@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,9 +17,9 @@ from examples.banking_chat.bank import Bank, Transfer
 from examples.banking_chat.client import Event, read_events
 from hitl_core import ApprovalStore, RequestStatus, RunStatus, open_store
 from hitl_loop import LoopState, ScriptedModel
+from tests.examples.running import run_example
 from tests.server.live import serve
 
-ROOT = Path(__file__).resolve().parents[2]
 SESSION = "s-42"
 TIMEOUT = 10.0
 
@@ -240,15 +237,7 @@ def test_an_unknown_request_is_404(files: Files, store: ApprovalStore) -> None:
 
 
 def test_python_m_examples_banking_chat_runs_offline(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = subprocess.run(
-        [sys.executable, "-m", "examples.banking_chat", "--workdir", str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_example("examples.banking_chat", "--workdir", str(tmp_path))
 
     assert done.returncode == 0, done.stdout + done.stderr
     for line in (

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +12,7 @@ from examples.claims import scenarios
 from examples.claims.__main__ import main
 from examples.claims.agent import Claim, load_policy, scripted_model
 from examples.claims.ledger import ClaimsLedger, Payment
-from examples.claims.processes import ROOT, ClaimProcess
+from examples.claims.processes import ClaimProcess
 from examples.claims.review import ADJUSTER, SENIOR_ADJUSTER, review
 from examples.claims.scenarios import (
     CRASHING,
@@ -37,6 +34,7 @@ from hitl_core import (
     open_store,
 )
 from hitl_loop import LoopState, Message, Paused
+from tests.examples.running import run_example
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -241,15 +239,7 @@ def test_main_exits_non_zero_when_an_outcome_differs(
 
 
 def test_python_m_examples_claims_runs_offline(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = subprocess.run(
-        [sys.executable, "-m", "examples.claims", "--workdir", str(tmp_path)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_example("examples.claims", "--workdir", str(tmp_path))
 
     assert done.returncode == 0, done.stdout + done.stderr
     for line in (

@@ -8,9 +8,6 @@ request and the audit trail.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,8 +29,8 @@ from hitl_core import (
     RunStatus,
     open_store,
 )
+from tests.examples.running import run_example
 
-ROOT = Path(__file__).parents[2]
 FRAMEWORKS = ["langgraph", "openai-agents", "loop"]
 REVIEWER = "ana@example.com"
 SMALL = Payment("Acme Corp", 250.0)
@@ -252,16 +249,7 @@ def test_a_paused_run_stays_with_the_framework_that_paused_it(
 
 def test_the_script_runs_every_framework_and_says_so() -> None:
     """``python -m examples.payments``, as the Makefile runs it: exit code and transcript."""
-    environ = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
-    done = subprocess.run(
-        [sys.executable, "-m", "examples.payments"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environ,
-        timeout=120,
-        check=False,
-    )
+    done = run_example("examples.payments")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     for header in (

@@ -9,7 +9,6 @@ exactly once after an approval, resumed in a new process; a rejection deletes no
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -32,6 +31,7 @@ from examples.wrap_existing_graph.database import (
 )
 from hitl_core import AuditKind, Decision, RequestStatus, RunNotPaused, RunStatus, open_store
 from hitl_langgraph import Completed, Outcome, Paused, ScriptedChatModel, call
+from tests.examples.running import run_example
 
 ROOT = Path(__file__).parents[2]
 REVIEWER = "ops-lead@example.com"
@@ -62,22 +62,8 @@ def start(files: wrap_main.Files, request: str) -> Outcome:
 
 def resume_in_a_new_process(files: wrap_main.Files, thread_id: str) -> str:
     """``python -m examples.wrap_existing_graph --resume``: its output; it must exit 0."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "examples.wrap_existing_graph",
-            "--dir",
-            str(files.database.parent),
-            "--resume",
-            thread_id,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"},
-        timeout=120,
-        check=False,
+    done = run_example(
+        "examples.wrap_existing_graph", "--dir", str(files.database.parent), "--resume", thread_id
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
