@@ -73,7 +73,8 @@ def _trail(store_url: str, run_id: str, as_json: bool) -> None:
     if as_json:
         print_models(events)
     else:
-        console().print(audit_table(events, f"Audit trail of run {run_id}"))
+        out = console()
+        out.print(audit_table(events, f"Audit trail of run {run_id}", width=out.width))
 
 
 def _verify(store_url: str, run_id: str | None, as_json: bool) -> None:

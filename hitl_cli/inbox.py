@@ -76,7 +76,11 @@ def pending(
     if not found:
         out.print(f"No {'' if wanted is None else status.value + ' '}requests.")
         return
-    out.print(requests_table(found, now, show_run=run is None, show_status=wanted is None))
+    out.print(
+        requests_table(
+            found, now, show_run=run is None, show_status=wanted is None, width=out.width
+        )
+    )
     if len(found) == limit:
         out.print(f"Listed {limit} (the --limit); there may be more.")
 

@@ -62,17 +62,27 @@ def _deadline(request: ApprovalRequest, now: datetime) -> str:
     return since(request.expires_at, now)
 
 
+NARROW = 120
+"""Below this many columns the list is printed as lines per request, not a table."""
+
+
 def requests_table(
     requests: Iterable[ApprovalRequest],
     now: datetime,
     *,
     show_run: bool = True,
     show_status: bool = False,
-) -> Table:
+    width: int | None = None,
+) -> RenderableType:
     """One row per request: what it asks, why, for whom, and how long it has waited.
 
-    The run and status columns can be left out when a filter makes them all the same.
+    The run and status columns can be left out when a filter makes them all the same. On
+    a terminal narrower than `NARROW` a table would fold every column to a few letters,
+    so each request gets three plain lines instead.
     """
+    requests = list(requests)
+    if width is not None and width < NARROW:
+        return _requests_lines(requests, now, show_status=show_status)
     table = Table(title="Approval requests", title_justify="left")
     table.add_column("id", no_wrap=True)  # the one thing a reviewer copies
     optional = {"run": show_run, "status": show_status}
@@ -93,6 +103,25 @@ def requests_table(
         ]
         table.add_row(*cells)
     return table
+
+
+def _requests_lines(
+    requests: list[ApprovalRequest], now: datetime, *, show_status: bool
+) -> RenderableType:
+    """The narrow-terminal list: id, tool, status, age; arguments and reason; deadline, who."""
+    lines: list[RenderableType] = [Text("Approval requests", style="italic")]
+    for request in requests:
+        head = Text(request.id, style="bold")
+        head.append(f"  {request.action.tool}")
+        if show_status:
+            head.append(f"  {request.status.value}")
+        head.append(f"  {_duration(now - request.created_at)} ago")
+        lines.append(head)
+        lines.append(Text(f"    {short_args(request.action.args)} -- {request.reason}"))
+        when = f"    expires {_deadline(request, now)}"
+        who = f", requested by {request.requested_by}" if request.requested_by else ""
+        lines.append(Text(when + who, style="dim"))
+    return Group(*lines)
 
 
 def _pretty(value: Any) -> Text:
@@ -152,8 +181,15 @@ def _decision_view(request: ApprovalRequest) -> RenderableType:
     return Group(Text(""), table)
 
 
-def audit_table(events: Iterable[AuditEvent], title: str) -> Table:
-    """The trail in order: who did what, with which arguments, and what they said."""
+def audit_table(
+    events: Iterable[AuditEvent], title: str, *, width: int | None = None
+) -> RenderableType:
+    """The trail in order: who did what, with which arguments, and what they said.
+
+    Narrower than `NARROW`, each event gets a few plain lines instead of a folded row.
+    """
+    if width is not None and width < NARROW:
+        return _audit_lines(list(events), title)
     table = Table(title=title, title_justify="left")
     columns = (
         "seq",
@@ -179,6 +215,22 @@ def audit_table(events: Iterable[AuditEvent], title: str) -> Table:
             Text(_event_note(event)),
         )
     return table
+
+
+def _audit_lines(events: list[AuditEvent], title: str) -> RenderableType:
+    """The narrow-terminal trail: seq, time, kind, actor, decision; request, args, detail."""
+    lines: list[RenderableType] = [Text(title, style="italic")]
+    for event in events:
+        head = Text(f"{event.seq if event.seq is not None else '-'}", style="bold")
+        head.append(f"  {event.at.astimezone(UTC).strftime('%Y-%m-%d %H:%M:%S')}")
+        head.append(f"  {event.kind.value}  by {event.actor or '-'}")
+        if event.decision:
+            head.append(f"  {event.decision}")
+        lines.append(head)
+        for part in (event.request_id, _event_args(event), _event_note(event)):
+            if part and part != "-":
+                lines.append(Text(f"    {part}"))
+    return Group(*lines)
 
 
 def _event_args(event: AuditEvent) -> str:

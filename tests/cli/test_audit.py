@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from hitl_core import ApprovalStore, AuditEvent, AuditKind
 from hitl_loop import Completed, Paused
 from tests.cli.conftest import Hitl, PaymentRun, pay
@@ -58,6 +60,28 @@ def test_audit_shows_a_runs_trail_in_order(
     by_option = hitl("audit", "--run", run_id, "--store", db_url, "--json")
     assert by_option.out == as_json.out
     assert store.audit(run_id=run_id) == events  # reading the trail appends nothing
+
+
+def test_audit_on_a_narrow_terminal_prints_lines_not_a_folded_table(
+    hitl: Hitl,
+    db_url: str,
+    store: ApprovalStore,
+    payment_run: PaymentRun,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_id = payment_run.paused.run_id
+    _edit_and_resume(hitl, db_url, payment_run)
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = hitl("audit", run_id, "--store", db_url)
+    assert shown.code == 0, shown.err
+    assert "┃" not in shown.out
+    lines = shown.out.splitlines()
+    heads = [line for line in lines if line[:1].isdigit()]
+    assert [h.split()[0] for h in heads] == [str(e.seq) for e in store.audit(run_id=run_id)]
+    decided = next(i for i, line in enumerate(lines) if "  decided  by ana  edit" in line)
+    details = " ".join(lines[decided + 1 : decided + 4])
+    for text in ("edited: amount: 4200 -> 4000", "cap at 4000"):
+        assert text in details
 
 
 def test_audit_of_an_unknown_run_exits_1(hitl: Hitl, db_url: str, store: ApprovalStore) -> None:

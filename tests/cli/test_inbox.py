@@ -97,6 +97,24 @@ def test_pending_table_shows_who_what_and_why(
     assert store.get(inbox_requests["a_pay"].id).is_pending
 
 
+def test_pending_on_a_narrow_terminal_prints_lines_not_a_folded_table(
+    hitl: Hitl,
+    db_url: str,
+    inbox_requests: dict[str, ApprovalRequest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    result = hitl("pending", "--store", db_url)
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    first = next(i for i, line in enumerate(lines) if inbox_requests["a_pay"].id in line)
+    assert "send_payment" in lines[first]
+    assert lines[first + 1].strip() == 'amount=4200, recipient="Acme Corp" -- amount 4200 > 1000'
+    assert lines[first + 2].strip() == "expires never, requested by bob"
+    assert all(len(line) <= 80 for line in lines)
+    assert "┃" not in result.out  # not a table folded to a few letters a column
+
+
 def test_pending_follows_cursors_up_to_the_limit(
     hitl: Hitl, db_url: str, store: ApprovalStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
