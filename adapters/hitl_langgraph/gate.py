@@ -29,7 +29,7 @@ from hitl_core.requests import ApprovalRequest
 from hitl_core.stores import ExecutionRecord
 from hitl_langgraph._store_io import AnyStore, StoreIO
 from hitl_langgraph.review import afinish, areview, finish, new_request, review
-from hitl_langgraph.scope import Scope
+from hitl_langgraph.scope import ADAPTER, Scope
 
 __all__ = ["ToolGate", "ask_human_tool"]
 
@@ -190,6 +190,7 @@ class ToolGate:
             is_error=ran.is_error,
             at=self.io.clock.now(),
             request_id=answered.id if answered else None,
+            adapter=ADAPTER,
         )
 
 

@@ -452,6 +452,7 @@ class ToolLoop:
                 is_error=is_error,
                 at=self.store.clock.now(),
                 request_id=request_id,
+                adapter=ADAPTER,
             )
         )
         executions[call.id] = record

@@ -31,7 +31,7 @@ from hitl_core.ask import ASK_HUMAN_ALLOWED, ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SC
 from hitl_core.outcomes import Answer, RunTool, resolve, tool_result
 from hitl_core.policy import Policy, Verdict
 from hitl_core.stores import ExecutionRecord
-from hitl_openai_agents.scope import RunScope, current_scope
+from hitl_openai_agents.scope import ADAPTER, RunScope, current_scope
 
 __all__ = ["NO_ANSWER", "ApprovalGate", "arguments_of", "json_object", "schema_of"]
 
@@ -194,6 +194,7 @@ class _GatedInvoker:
                 output=tool_result(review, content) if review else content,
                 at=scope.store.clock.now(),
                 request_id=request_id,
+                adapter=ADAPTER,
             )
         )
         scope.executions[ctx.tool_call_id] = record

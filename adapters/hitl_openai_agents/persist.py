@@ -19,13 +19,11 @@ from hitl_core.requests import ApprovalRequest
 from hitl_core.stores import RunRecord, RunStatus
 from hitl_openai_agents.gate import ApprovalGate, arguments_of, schema_of
 from hitl_openai_agents.outcomes import Paused
+from hitl_openai_agents.scope import ADAPTER
 from hitl_openai_agents.snapshot import call_id_of
 from hitl_openai_agents.stores import StoreView
 
 __all__ = ["ADAPTER", "load", "new_request", "save", "suspend"]
-
-ADAPTER = "hitl_openai_agents"
-"""The adapter name on this adapter's runs and requests."""
 
 
 async def load(store: StoreView, run_id: str, *, paused: bool) -> RunRecord:

@@ -22,7 +22,10 @@ from hitl_core.stores import ExecutionRecord
 from hitl_openai_agents.errors import RunStateTampered
 from hitl_openai_agents.stores import StoreView
 
-__all__ = ["RunScope", "active_scope", "call_in_scope", "current_scope"]
+__all__ = ["ADAPTER", "RunScope", "active_scope", "call_in_scope", "current_scope"]
+
+ADAPTER = "hitl_openai_agents"
+"""The adapter name on this adapter's runs, requests and executions."""
 
 T = TypeVar("T")
 

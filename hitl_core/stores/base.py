@@ -80,6 +80,8 @@ class ExecutionRecord(BaseModel):
     at: datetime
     request_id: str | None = None
     """The approval request that released the call, or None when it was not gated."""
+    adapter: str | None = None
+    """The adapter that ran the call, e.g. ``"hitl_loop"``: the audit event's actor."""
 
 
 class Page(BaseModel):

@@ -112,6 +112,7 @@ def executed(record: ExecutionRecord) -> AuditEvent:
         request_id=record.request_id,
         call_id=record.call_id,
         tool=record.tool,
+        actor=record.adapter,
         args=dict(record.args),
         detail={"output": record.output},
     )

@@ -251,15 +251,21 @@ def test_runs_save_with_their_requests_atomically(store: ApprovalStore, clock: M
 
 def test_first_execution_record_wins(store: ApprovalStore, clock: ManualClock) -> None:
     first = ExecutionRecord(
-        run_id="r", call_id="c", tool="t", args={"a": 1}, output="one", at=clock.now()
+        run_id="r",
+        call_id="c",
+        tool="t",
+        args={"a": 1},
+        output="one",
+        at=clock.now(),
+        adapter="hitl_loop",
     )
-    second = first.model_copy(update={"output": "two"})
+    second = first.model_copy(update={"output": "two", "adapter": "other"})
     assert store.record_execution(first) == first
     assert store.record_execution(second) == first
     assert store.executions("r") == {"c": first}
     executed = [e for e in store.audit(run_id="r") if e.kind is AuditKind.EXECUTED]
     assert len(executed) == 1
-    assert executed[0].args == {"a": 1}
+    assert (executed[0].args, executed[0].actor) == ({"a": 1}, "hitl_loop")
 
 
 def test_cancel_run(store: ApprovalStore, clock: ManualClock) -> None:
