@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol, TypeVar
 from uuid import uuid4
 
 import psycopg
@@ -184,3 +185,85 @@ class Samples:
         for phase in PHASES:
             self.phase_wall.setdefault(phase, []).append(laps.wall[phase])
             self.phase_cpu.setdefault(phase, []).append(laps.cpu[phase])
+
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Side(Protocol[T_co]):
+    """One side of a pause -> decide -> resume comparison (the raw framework, or hitl-kit)."""
+
+    name: str
+
+    def cycle(self, run_id: str, lap: Laps) -> T_co:
+        """Run one payment through pause, decision and resume; what the model ended with."""
+        ...
+
+
+def interleave(
+    raw: Side[T],
+    hitl: Side[T],
+    prefix: str,
+    cycles: int,
+    warmup: int,
+    into: dict[str, Samples],
+    *,
+    work: Callable[[T], object] = lambda outcome: outcome,
+) -> None:
+    """`warmup` untimed then `cycles` timed cycles a side, alternating which side goes first.
+
+    Stops the benchmark if the two sides' `work` (e.g. their final conversations) differ:
+    a ratio between sides doing different work means nothing.
+    """
+    for n in range(warmup + cycles):
+        did: dict[str, object] = {}
+        for side in (raw, hitl) if n % 2 == 0 else (hitl, raw):
+            lap = Laps()
+            did[side.name] = work(side.cycle(f"{prefix}-{side.name}-{n}", lap))
+            if n >= warmup:
+                into[side.name].add(lap)
+        if did[raw.name] != did[hitl.name]:
+            raise SystemExit(f"The sides did different work:\n{did[raw.name]}\n{did[hitl.name]}")
+
+
+def comparison_rows(label: str, samples: dict[str, Samples]) -> list[tuple[object, ...]]:
+    """Median and p95 wall and CPU ms per side, then hitl-kit / raw (sides: raw first)."""
+    rows: list[tuple[object, ...]] = [
+        (f"{label}{name}", median_ms(s.wall), p95_ms(s.wall), median_ms(s.cpu), p95_ms(s.cpu))
+        for name, s in samples.items()
+    ]
+    raw, hitl = samples.values()
+    rows.append(
+        (
+            f"{label}hitl-kit / raw",
+            ratio(median_ms(hitl.wall), median_ms(raw.wall)),
+            ratio(p95_ms(hitl.wall), p95_ms(raw.wall)),
+            ratio(median_ms(hitl.cpu), median_ms(raw.cpu)),
+            ratio(p95_ms(hitl.cpu), p95_ms(raw.cpu)),
+        )
+    )
+    return rows
+
+
+def phase_rows(label: str, samples: dict[str, Samples]) -> list[tuple[object, ...]]:
+    """Median wall and CPU ms of each phase, raw then hitl-kit (sides: raw first)."""
+    raw, hitl = samples.values()
+    return [
+        (
+            f"{label}{phase}",
+            median_ms(raw.phase_wall[phase]),
+            median_ms(hitl.phase_wall[phase]),
+            median_ms(raw.phase_cpu[phase]),
+            median_ms(hitl.phase_cpu[phase]),
+        )
+        for phase in PHASES
+    ]
+
+
+def median_ratios(samples: dict[str, Samples]) -> str:
+    """``"1.23x wall / 1.30x CPU"``: hitl-kit over raw, medians per cycle (sides: raw first)."""
+    raw, hitl = samples.values()
+    wall = statistics.median(hitl.wall) / statistics.median(raw.wall)
+    cpu = statistics.median(hitl.cpu) / statistics.median(raw.cpu)
+    return f"{wall:.2f}x wall / {cpu:.2f}x CPU"

@@ -41,12 +41,11 @@ inflates less than the wall time.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 from collections.abc import Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from langchain.agents import create_agent
 from langchain_core.messages import BaseMessage, HumanMessage
@@ -59,15 +58,15 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
 
 from bench._common import (
-    PHASES,
     Laps,
     Samples,
     base_parser,
-    median_ms,
-    p95_ms,
+    comparison_rows,
+    interleave,
+    median_ratios,
+    phase_rows,
     print_load,
     print_table,
-    ratio,
 )
 from hitl_core import ApprovalStore, Decision, Policy, arg, open_store
 from hitl_langgraph import (
@@ -124,14 +123,6 @@ def _transcript(messages: Sequence[BaseMessage]) -> list[tuple[str, str]]:
     return [(m.type, m.text or str(getattr(m, "tool_calls", ""))) for m in messages]
 
 
-class Side(Protocol):
-    name: str
-
-    def cycle(self, thread_id: str, lap: Laps) -> list[BaseMessage]:
-        """Run one payment through pause, approval and resume; the final conversation."""
-        ...
-
-
 class RawSide:
     """Raw LangGraph: the tool interrupts; a freshly compiled agent resumes it."""
 
@@ -177,22 +168,6 @@ class HitlSide:
         return list(done.values["messages"])
 
 
-def interleave(
-    raw: Side, hitl: Side, prefix: str, cycles: int, warmup: int, into: dict[str, Samples]
-) -> None:
-    """`warmup` untimed then `cycles` timed cycles a side, alternating which side goes first."""
-    for n in range(warmup + cycles):
-        said: dict[str, list[tuple[str, str]]] = {}
-        for side in (raw, hitl) if n % 2 == 0 else (hitl, raw):
-            lap = Laps()
-            messages = side.cycle(f"{prefix}-{side.name}-{n}", lap)
-            if n >= warmup:
-                into[side.name].add(lap)
-            said[side.name] = _transcript(messages)
-        if said[RAW] != said[HITL]:
-            raise SystemExit(f"The sides did different work:\n{said[RAW]}\n{said[HITL]}")
-
-
 def measure(
     cycles: int, rounds: int, warmup: int, directory: Path
 ) -> dict[str, dict[str, Samples]]:
@@ -216,6 +191,7 @@ def measure(
                 cycles,
                 warmup,
                 results["in memory"],
+                work=_transcript,
             )
             memory_store.close()
             interleave(
@@ -225,51 +201,24 @@ def measure(
                 cycles,
                 warmup,
                 results["SQLite"],
+                work=_transcript,
             )
     return results
 
 
 def report(results: dict[str, dict[str, Samples]]) -> None:
-    rows: list[tuple[object, ...]] = []
-    for kind, sides in results.items():
-        for name, s in sides.items():
-            row = (median_ms(s.wall), p95_ms(s.wall), median_ms(s.cpu), p95_ms(s.cpu))
-            rows.append((f"{kind}: {name}", *row))
-        raw, hitl = sides[RAW], sides[HITL]
-        rows.append(
-            (
-                f"{kind}: hitl-kit / raw",
-                ratio(median_ms(hitl.wall), median_ms(raw.wall)),
-                ratio(p95_ms(hitl.wall), p95_ms(raw.wall)),
-                ratio(median_ms(hitl.cpu), median_ms(raw.cpu)),
-                ratio(p95_ms(hitl.cpu), p95_ms(raw.cpu)),
-            )
-        )
     n = len(results["in memory"][RAW].wall)
     print_table(
-        [f"per cycle ({n} a side and kind)", "wall ms", "wall p95", "CPU ms", "CPU p95"], rows
+        [f"per cycle ({n} a side and kind)", "wall ms", "wall p95", "CPU ms", "CPU p95"],
+        [row for kind, sides in results.items() for row in comparison_rows(f"{kind}: ", sides)],
     )
     print("\nMedian ms by phase: pause = start until paused, decide = store.decide,")
     print("resume = compile a fresh agent, resume, until completed.")
     print_table(
         ["phase", "raw wall", "hitl wall", "raw CPU", "hitl CPU"],
-        [
-            (
-                f"{kind}: {phase}",
-                median_ms(sides[RAW].phase_wall[phase]),
-                median_ms(sides[HITL].phase_wall[phase]),
-                median_ms(sides[RAW].phase_cpu[phase]),
-                median_ms(sides[HITL].phase_cpu[phase]),
-            )
-            for kind, sides in results.items()
-            for phase in PHASES
-        ],
+        [row for kind, sides in results.items() for row in phase_rows(f"{kind}: ", sides)],
     )
-    summary = ", ".join(
-        f"{kind} {statistics.median(s[HITL].wall) / statistics.median(s[RAW].wall):.2f}x wall / "
-        f"{statistics.median(s[HITL].cpu) / statistics.median(s[RAW].cpu):.2f}x CPU"
-        for kind, s in results.items()
-    )
+    summary = ", ".join(f"{kind} {median_ratios(sides)}" for kind, sides in results.items())
     print(f"\nhitl-kit / raw LangGraph, median per cycle: {summary}")
 
 

@@ -34,25 +34,23 @@ does, which the machine's other load inflates less; the wall time adds the fsync
 from __future__ import annotations
 
 import sqlite3
-import statistics
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 from pydantic import TypeAdapter
 
 from bench._common import (
-    PHASES,
     Laps,
     Samples,
     base_parser,
-    median_ms,
-    p95_ms,
+    comparison_rows,
+    interleave,
+    median_ratios,
+    phase_rows,
     print_load,
     print_table,
-    ratio,
 )
 from hitl_core import ApprovalStore, Decision, Policy, arg, open_store
 from hitl_loop import ChatModel, Completed, Message, Paused, ScriptedModel, Tool, ToolCall, ToolLoop
@@ -174,14 +172,6 @@ class RawLoop:
 # -- the two sides, timed ----------------------------------------------------------------
 
 
-class Side(Protocol):
-    name: str
-
-    def cycle(self, run_id: str, lap: Laps) -> list[Message]:
-        """Run one payment through pause, approval and resume; the final conversation."""
-        ...
-
-
 class RawSide:
     """The hand-rolled loop; a new loop object resumes."""
 
@@ -230,21 +220,6 @@ class HitlSide:
         return done.messages
 
 
-def interleave(
-    raw: Side, hitl: Side, prefix: str, cycles: int, warmup: int, into: dict[str, Samples]
-) -> None:
-    """`warmup` untimed then `cycles` timed cycles a side, alternating which side goes first."""
-    for n in range(warmup + cycles):
-        said: dict[str, list[Message]] = {}
-        for side in (raw, hitl) if n % 2 == 0 else (hitl, raw):
-            lap = Laps()
-            said[side.name] = side.cycle(f"{prefix}-{n}", lap)
-            if n >= warmup:
-                into[side.name].add(lap)
-        if said[RAW] != said[HITL]:
-            raise SystemExit(f"The sides did different work:\n{said[RAW]}\n{said[HITL]}")
-
-
 def measure(cycles: int, rounds: int, warmup: int, directory: Path) -> dict[str, Samples]:
     """Samples by side; a new pair of starting loops every round."""
     results = {RAW: Samples(), HITL: Samples()}
@@ -260,41 +235,20 @@ def measure(cycles: int, rounds: int, warmup: int, directory: Path) -> dict[str,
 
 
 def report(results: dict[str, Samples]) -> None:
-    raw, hitl = results[RAW], results[HITL]
-    rows: list[tuple[object, ...]] = [
-        (name, median_ms(s.wall), p95_ms(s.wall), median_ms(s.cpu), p95_ms(s.cpu))
-        for name, s in results.items()
-    ]
-    rows.append(
-        (
-            "hitl-kit / raw",
-            ratio(median_ms(hitl.wall), median_ms(raw.wall)),
-            ratio(p95_ms(hitl.wall), p95_ms(raw.wall)),
-            ratio(median_ms(hitl.cpu), median_ms(raw.cpu)),
-            ratio(p95_ms(hitl.cpu), p95_ms(raw.cpu)),
-        )
-    )
     print_table(
-        [f"per cycle ({len(raw.wall)} a side)", "wall ms", "wall p95", "CPU ms", "CPU p95"], rows
+        [
+            f"per cycle ({len(results[RAW].wall)} a side)",
+            "wall ms",
+            "wall p95",
+            "CPU ms",
+            "CPU p95",
+        ],
+        comparison_rows("", results),
     )
     print("\nMedian ms by phase: pause = start until paused, decide = the decision's write,")
     print("resume = build a fresh loop, resume, until completed.")
-    print_table(
-        ["phase", "raw wall", "hitl wall", "raw CPU", "hitl CPU"],
-        [
-            (
-                phase,
-                median_ms(raw.phase_wall[phase]),
-                median_ms(hitl.phase_wall[phase]),
-                median_ms(raw.phase_cpu[phase]),
-                median_ms(hitl.phase_cpu[phase]),
-            )
-            for phase in PHASES
-        ],
-    )
-    wall = statistics.median(hitl.wall) / statistics.median(raw.wall)
-    cpu = statistics.median(hitl.cpu) / statistics.median(raw.cpu)
-    print(f"\nhitl-kit / raw loop on SQLite, median per cycle: {wall:.2f}x wall / {cpu:.2f}x CPU")
+    print_table(["phase", "raw wall", "hitl wall", "raw CPU", "hitl CPU"], phase_rows("", results))
+    print(f"\nhitl-kit / raw loop on SQLite, median per cycle: {median_ratios(results)}")
 
 
 def main() -> None:
