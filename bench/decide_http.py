@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 import statistics
 import subprocess
 import sys
@@ -51,7 +50,7 @@ from hitl_core.reviewers import hash_token
 from hitl_core.stores.base import ApprovalStore
 from hitl_server.settings import ServerSettings, build_app
 from tests.factories import payment_request
-from tests.server.live import free_port
+from tests.server.live import free_port, reviewer_clients
 
 STARTUP_TIMEOUT = 30.0
 
@@ -163,24 +162,13 @@ def start_server(store_url: str, reviewers_file: Path) -> tuple[subprocess.Popen
 async def post_all(url: str, dealt: list[list[str]]) -> Result:
     """Every reviewer posts its share, all reviewers at once; each post timed.
 
-    Each reviewer has a client of its own, as each person has a browser: one client with
-    R connections would spend its time scanning its own pool (httpcore is quadratic in
-    open connections) and cap the run near 50 decisions/s whatever the server does.
+    Each reviewer has a client of its own (`reviewer_clients`): one shared client would
+    cap the run near 50 decisions/s whatever the server does.
     """
     latencies: list[float] = []
-    tls = ssl.create_default_context()  # shared: building one per client costs ~10 ms each
     async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=url,
-                    headers={"Authorization": f"Bearer {token(i)}"},
-                    timeout=60,
-                    verify=tls,
-                )
-            )
-            for i in range(len(dealt))
-        ]
+        tokens = [token(i) for i in range(len(dealt))]
+        clients = await reviewer_clients(stack, url, tokens, timeout=60)
         # Open every reviewer's connection before the clock starts.
         await asyncio.gather(*(client.get("/v1/me") for client in clients))
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AsyncExitStack, contextmanager
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -40,3 +42,26 @@ def serve(app: FastAPI, *, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT)
+
+
+async def reviewer_clients(
+    stack: AsyncExitStack, url: str, tokens: Sequence[str], *, timeout: float
+) -> list[httpx.AsyncClient]:
+    """One HTTP client per reviewer, entered on `stack`, as each person has a browser.
+
+    One client holding hundreds of connections spends its time scanning its own pool
+    (httpcore is quadratic in open connections), so a load run would measure that
+    instead of the server.
+    """
+    tls = ssl.create_default_context()  # shared: building one per client costs ~10 ms each
+    return [
+        await stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=url,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=timeout,
+                verify=tls,
+            )
+        )
+        for token in tokens
+    ]

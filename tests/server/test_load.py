@@ -9,19 +9,16 @@ one 409 and exactly one ``decided`` audit event; no answer may be a 5xx.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections import Counter, defaultdict
 from contextlib import AsyncExitStack
-
-import httpx
 
 from hitl_core import AuditKind, RequestStatus, open_store
 from hitl_core.access import Reviewer
 from hitl_core.reviewers import Reviewers
 from hitl_server.app import create_app
 from tests.factories import payment_request
-from tests.server.live import serve
+from tests.server.live import reviewer_clients, serve
 
 REVIEWERS = 200
 REQUESTS = 200
@@ -36,24 +33,12 @@ def token(index: int) -> str:
 async def contest(url: str, request_ids: list[str]) -> list[tuple[str, str, int]]:
     """(request id, reviewer, status) of every post, all in flight at once (bounded to 200).
 
-    Each reviewer has a client of its own, as each person has a browser: one client with
-    200 connections would spend its time scanning its own pool (httpcore is quadratic in
-    open connections), and the test would measure that instead of the server.
+    Each reviewer has a client of its own (`reviewer_clients`), as each person has a browser.
     """
     gate = asyncio.Semaphore(REVIEWERS)
-    tls = ssl.create_default_context()  # shared: building one per client costs ~10 ms each
     async with AsyncExitStack() as stack:
-        clients = [
-            await stack.enter_async_context(
-                httpx.AsyncClient(
-                    base_url=url,
-                    headers={"Authorization": f"Bearer {token(i)}"},
-                    timeout=30,
-                    verify=tls,
-                )
-            )
-            for i in range(REVIEWERS)
-        ]
+        tokens = [token(i) for i in range(REVIEWERS)]
+        clients = await reviewer_clients(stack, url, tokens, timeout=30)
 
         async def decide(request_id: str, reviewer: int) -> tuple[str, str, int]:
             async with gate:
