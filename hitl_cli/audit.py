@@ -8,8 +8,7 @@ a run that is literally called "verify" is reached: ``hitl audit --run verify``.
 
 from __future__ import annotations
 
-import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -29,7 +28,7 @@ from hitl_cli.render import audit_table
 if TYPE_CHECKING:
     from hitl_core.audit_chain import ChainReport
 
-__all__ = ["VERIFY", "audit", "report_data"]
+__all__ = ["VERIFY", "audit"]
 
 VERIFY = "verify"
 """The positional that means "verify the chain" rather than "show this run"."""
@@ -83,16 +82,11 @@ def _verify(store_url: str, run_id: str | None, as_json: bool) -> None:
     with existing_store(store_url) as store:
         report = verify_store(store, run_id=run_id)
     if as_json:
-        print_json(json.dumps(report_data(report), indent=2))
+        print_json(report.model_dump_json(indent=2))
     else:
         _print_report(report)
     if not report.ok:
         raise typer.Exit(1)
-
-
-def report_data(report: ChainReport) -> dict[str, Any]:
-    """The report's JSON form, with its `ok` property spelled out first."""
-    return {"ok": report.ok, **report.model_dump(mode="json")}
 
 
 def _print_report(report: ChainReport) -> None:

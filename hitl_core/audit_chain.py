@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 
 from hitl_core.audit import AuditEvent
 from hitl_core.errors import InvalidInput
@@ -159,9 +159,13 @@ class ChainReport(BaseModel):
     event): counted, not failures, but nothing proves they are unchanged."""
     problems: list[ChainProblem]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
-        """No problems: every chained event is as written, in order, up to its head."""
+        """No problems: every chained event is as written, in order, up to its head.
+
+        A computed field, so the JSON of a report (CLI, HTTP) carries the verdict too.
+        """
         return not self.problems
 
 

@@ -13,12 +13,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from hitl_core.audit import AuditEvent, AuditKind
-from hitl_core.audit_chain import ChainProblem, ChainReport
 from hitl_core.decisions import AnyDecision, Decision, DecisionKind
 from hitl_core.requests import ApprovalRequest
 
 __all__ = [
-    "AuditVerification",
     "DecisionBody",
     "DecisionResult",
     "ErrorBody",
@@ -150,30 +148,6 @@ class EventData(BaseModel):
             at=event.at,
             actor=event.actor,
             decision=event.decision,
-        )
-
-
-class AuditVerification(BaseModel):
-    """`hitl_core.audit_chain.ChainReport` on the wire, with its verdict spelled out."""
-
-    ok: bool
-    """No problems: every chained event is as written, in order, up to its run's head."""
-    events: int
-    """Events checked."""
-    runs: int
-    unchained: int
-    """Events older than the chain: counted, not failures, but nothing proves them intact."""
-    problems: list[ChainProblem]
-    """Each broken link: run, seq, chain index, kind (edited, missing...) and a message."""
-
-    @classmethod
-    def of(cls, report: ChainReport) -> AuditVerification:
-        return cls(
-            ok=report.ok,
-            events=report.events,
-            runs=report.runs,
-            unchained=report.unchained,
-            problems=report.problems,
         )
 
 

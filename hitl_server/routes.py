@@ -18,7 +18,7 @@ from fastapi.sse import EventSourceResponse, ServerSentEvent
 
 from hitl_core.access import Reviewer, check_decider
 from hitl_core.audit import AuditEvent
-from hitl_core.audit_chain import verify_store
+from hitl_core.audit_chain import ChainReport, verify_store
 from hitl_core.errors import InvalidInput
 from hitl_core.policy import Policy
 from hitl_core.requests import ApprovalRequest, RequestStatus
@@ -27,7 +27,7 @@ from hitl_core.stores.base import ApprovalStore, Page, decode_cursor
 from hitl_server.auth import CurrentReviewer
 from hitl_server.events import EventFeed
 from hitl_server.http_errors import documented
-from hitl_server.models import AuditVerification, DecisionBody, DecisionResult
+from hitl_server.models import DecisionBody, DecisionResult
 from hitl_server.resume import BackgroundResumer
 
 __all__ = ["MAX_ID", "MAX_SEQ", "ReviewContext", "router"]
@@ -143,11 +143,9 @@ def run_audit(context: Context, _: CurrentReviewer, run_id: Id) -> list[AuditEve
 
 
 @router.get("/audit/verify", responses=documented(401, 422, 503))
-def verify_audit(
-    context: Context, _: CurrentReviewer, run_id: OptionalText = None
-) -> AuditVerification:
+def verify_audit(context: Context, _: CurrentReviewer, run_id: OptionalText = None) -> ChainReport:
     """Check the audit trail's hash chains (of one run, or of the whole store)."""
-    return AuditVerification.of(verify_store(context.store, run_id=run_id))
+    return verify_store(context.store, run_id=run_id)
 
 
 def _start(
