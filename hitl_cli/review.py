@@ -96,8 +96,8 @@ def _decide(
     policy = Policy.from_file(policy_file) if policy_file is not None else None
     with existing_store(store_url) as store:
         request = store.get(request_id)
-        check_decider(policy, reviewer, request, kind)
-        decided = store.decide(request.id, build(request, reviewer.id))
+        check_decider(request, reviewer, kind, policy=policy)
+        decided = store.decide(request.id, build(request, reviewer.id), roles=reviewer.roles)
         now = store.clock.now()
     if as_json:
         print_json(decided.model_dump_json(indent=2))

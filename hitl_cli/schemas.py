@@ -8,7 +8,9 @@ from hitl_core.actions import ProposedAction
 from hitl_core.audit import AuditEvent
 from hitl_core.decisions import decision_adapter
 from hitl_core.requests import ApprovalRequest
-from hitl_core.stores.base import ExecutionRecord, RunRecord
+from hitl_core.stores.calls import CallRecord
+from hitl_core.stores.leases import Lease
+from hitl_core.stores.records import RunRecord
 
 __all__ = ["SCHEMAS", "schema_of"]
 
@@ -18,7 +20,8 @@ SCHEMAS: dict[str, Any] = {
     "Decision": decision_adapter.json_schema,
     "AuditEvent": AuditEvent.model_json_schema,
     "RunRecord": RunRecord.model_json_schema,
-    "ExecutionRecord": ExecutionRecord.model_json_schema,
+    "CallRecord": CallRecord.model_json_schema,
+    "Lease": Lease.model_json_schema,
 }
 """Name -> a function returning that model's JSON Schema."""
 

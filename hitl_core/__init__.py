@@ -46,8 +46,11 @@ from hitl_core.predicates import tool_in as tool_in
 from hitl_core.requests import ApprovalRequest as ApprovalRequest
 from hitl_core.requests import RequestStatus as RequestStatus
 from hitl_core.stores import ApprovalStore as ApprovalStore
-from hitl_core.stores import ExecutionRecord as ExecutionRecord
+from hitl_core.stores import CallRecord as CallRecord
+from hitl_core.stores import CallStatus as CallStatus
+from hitl_core.stores import Lease as Lease
 from hitl_core.stores import Page as Page
+from hitl_core.stores import RunPage as RunPage
 from hitl_core.stores import RunRecord as RunRecord
 from hitl_core.stores import RunStatus as RunStatus
 from hitl_core.stores import open_store as open_store
@@ -69,9 +72,11 @@ __all__ = [
     "Decision",
     "DecisionKind",
     "Edit",
-    "ExecutionRecord",
+    "CallRecord",
+    "CallStatus",
     "MalformedDecision",
     "ManualClock",
+    "Lease",
     "Page",
     "Policy",
     "Predicate",
@@ -80,6 +85,7 @@ __all__ = [
     "RequestStatus",
     "Respond",
     "Rule",
+    "RunPage",
     "RunRecord",
     "RunStatus",
     "RunTool",

@@ -23,6 +23,20 @@ class AuditKind(StrEnum):
     RESUMED = "resumed"
     EXECUTED = "executed"
     CANCELLED = "cancelled"
+    STARTED = "started"
+    """A call was claimed in the ledger, just before its side effect."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """A claimed call's holder vanished: it may or may not have run; a person is asked."""
+    ABANDONED = "abandoned"
+    """A person gave up on a call with an unknown outcome."""
+    SUSPENDED = "suspended"
+    """A running call paused on a person itself; it runs again when the run resumes."""
+    REFUSED = "refused"
+    """What would have run did not match what was reviewed; nothing ran."""
+    FAILED = "failed"
+    """A pass over the run raised; the run is marked failed with the error."""
+    RETRIED = "retried"
+    """A failed run was reopened to be resumed again."""
 
 
 class AuditEvent(BaseModel):
@@ -44,7 +58,8 @@ class AuditEvent(BaseModel):
     request_id: str | None = None
     """The request concerned; None for an ungated execution."""
     call_id: str | None = None
-    tool: str
+    tool: str = ""
+    """The tool concerned; empty for events about the whole run (failed, retried)."""
     actor: str | None = None
     """Who: the reviewer for decisions, ``hitl:expiry`` for expiry, the adapter otherwise."""
     decision: DecisionKind | None = None

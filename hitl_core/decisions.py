@@ -155,6 +155,8 @@ class Edit(Decision):
     """The complete replacement arguments, e.g. ``{"amount": 4000, "recipient": "Acme"}``."""
     tool: str | None = None
     """The tool the edit names, if the payload named one; it must be the reviewed tool."""
+    edited_digest: str | None = None
+    """Digest of `args`, set when recorded: what runs must match it."""
 
 
 class Respond(Decision):

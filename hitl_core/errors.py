@@ -10,6 +10,7 @@
     │   ├── DecisionMismatch             a decision made for another request or other arguments
     │   ├── InvalidPolicy                policy data that cannot be loaded
     │   ├── PredicateTypeError           a threshold compared against a value of the wrong type
+    │   ├── InvalidIdentity              a reviewer or requester name that cannot be compared safely
     │   └── InvalidRunState              a stored run snapshot that cannot be read
     ├── StateConflict                    the request or run is not in a state that allows this
     │   ├── AlreadyDecided               a second decision on one request
@@ -18,11 +19,17 @@
     │   ├── RequestIdConflict            the same request id raised for different arguments
     │   ├── RunExists                    starting a run under an id already in use
     │   ├── RunNotPaused                 resuming a run that is finished or running
-    │   └── RunChanged                   saving a run someone else saved in the meantime
+    │   ├── RunNotFailed                 retrying a run that has not failed
+    │   ├── RunChanged                   saving a run someone else saved in the meantime
+    │   ├── RunBusy                      another process holds the run's lease
+    │   ├── LeaseLost                    this process's lease on the run was taken over
+    │   ├── CallNotClaimed               settling a call the ledger has no claim of
+    │   └── CallRefused                  what would run is not what was reviewed; nothing ran
     ├── NotFound (LookupError)
     │   ├── UnknownRequest
     │   └── UnknownRun
     ├── StoreError                       the durable store itself failed
+    │   ├── StoreUnavailable             it cannot be reached now; retry later (transient)
     │   ├── UnsupportedStoreURL
     │   └── SchemaVersionMismatch
     ├── AccessDenied                     a reviewer may not do this; nothing changed
@@ -45,15 +52,19 @@ __all__ = [
     "AccessDenied",
     "AdapterError",
     "AlreadyDecided",
+    "CallNotClaimed",
+    "CallRefused",
     "DecisionMismatch",
     "DecisionNotAllowed",
     "EditArgumentsInvalid",
     "EditRenamesTool",
     "HITLError",
     "InvalidEdit",
+    "InvalidIdentity",
     "InvalidInput",
     "InvalidPolicy",
     "InvalidRunState",
+    "LeaseLost",
     "MissingDependency",
     "NotAuthenticated",
     "NotAuthorized",
@@ -62,13 +73,16 @@ __all__ = [
     "RequestExpired",
     "RequestIdConflict",
     "RequestNotDecided",
+    "RunBusy",
     "RunChanged",
     "RunExists",
+    "RunNotFailed",
     "RunNotPaused",
     "SchemaVersionMismatch",
     "SelfApproval",
     "StateConflict",
     "StoreError",
+    "StoreUnavailable",
     "UnknownDecisionKind",
     "UnknownRequest",
     "UnknownRun",
@@ -218,6 +232,22 @@ class PredicateTypeError(InvalidInput):
         super().__init__(f"Invalid predicate: {problem}", problem=problem)
 
 
+class InvalidIdentity(InvalidInput):
+    """A reviewer or requester identity that cannot be compared with others safely."""
+
+    value: object
+    problem: str
+
+    def __init__(self, value: object, problem: str) -> None:
+        super().__init__(
+            f"The identity {value!r:.80} cannot be used: {problem}. Identities are compared "
+            "as the PRECIS username profile compares them (RFC 8265: case and width "
+            "folded); use a plain name such as 'ana@example.com'. Nothing was written.",
+            value=value,
+            problem=problem,
+        )
+
+
 class InvalidRunState(InvalidInput):
     """A stored run snapshot that cannot be read back."""
 
@@ -329,6 +359,22 @@ class RunExists(StateConflict):
         )
 
 
+class RunNotFailed(StateConflict):
+    """Retrying a run that did not fail (and is not abandoned mid-pass)."""
+
+    run_id: str
+    status: str
+
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(
+            f"Run {run_id} is {status}; only a failed run (or one whose process died "
+            "mid-pass) can be retried. Resume a paused run with resume(); the stored run "
+            "is unchanged.",
+            run_id=run_id,
+            status=status,
+        )
+
+
 class RunChanged(StateConflict):
     """A run saved by another process since this one loaded it."""
 
@@ -344,6 +390,83 @@ class RunChanged(StateConflict):
             run_id=run_id,
             expected=expected,
             found=found,
+        )
+
+
+class RunBusy(StateConflict):
+    """Another process (or another resume in this one) holds the run's lease."""
+
+    run_id: str
+    holder: str
+    until: str
+
+    def __init__(self, run_id: str, holder: str, until: str) -> None:
+        super().__init__(
+            f"Run {run_id} is being worked on by {holder} (its lease runs until {until}), "
+            "so this resume did nothing. Wait for it to finish, or pass wait=... to block "
+            "until the lease is free; the stored run is unchanged.",
+            run_id=run_id,
+            holder=holder,
+            until=until,
+        )
+
+
+class LeaseLost(StateConflict):
+    """This holder's lease on the run ended and another holder took the run over."""
+
+    run_id: str
+    holder: str
+    fence: int
+
+    def __init__(self, run_id: str, holder: str, fence: int) -> None:
+        super().__init__(
+            f"{holder} no longer holds run {run_id} (its lease {fence} expired and the run "
+            "was taken over), so nothing more was written by it. The run is in the new "
+            "holder's hands; any call this holder had started is reported as an unknown "
+            "outcome there, never run twice.",
+            run_id=run_id,
+            holder=holder,
+            fence=fence,
+        )
+
+
+class CallNotClaimed(StateConflict):
+    """Recording the outcome of a call that was never claimed in the ledger."""
+
+    run_id: str
+    call_id: str
+
+    def __init__(self, run_id: str, call_id: str) -> None:
+        super().__init__(
+            f"Call {call_id} of run {run_id} has no claim in the ledger, so there is no "
+            "outcome to record: claim it (claim_call) before it runs. Nothing was written.",
+            run_id=run_id,
+            call_id=call_id,
+        )
+
+
+class CallRefused(StateConflict):
+    """A reviewed call would run as something other than what its reviewer saw."""
+
+    run_id: str
+    call_id: str
+    request_id: str | None
+    problem: str
+    tool: str
+
+    def __init__(
+        self, run_id: str, call_id: str, request_id: str | None, problem: str, tool: str = ""
+    ) -> None:
+        super().__init__(
+            f"Call {call_id} of run {run_id} was not run: {problem}. Someone changed the "
+            "stored run or request after it was reviewed. The request is left as it is, the "
+            "run is marked failed with its snapshot kept for inspection, and a 'refused' "
+            "audit event names the mismatch.",
+            run_id=run_id,
+            call_id=call_id,
+            request_id=request_id,
+            problem=problem,
+            tool=tool,
         )
 
 
@@ -380,6 +503,13 @@ class UnknownRun(NotFound):
 
 class StoreError(HITLError):
     """The durable store failed or cannot be used."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached or is restarting: a transient failure, worth retrying.
+
+    A run whose pass hits it is left as it was stored (still resumable), never marked failed.
+    """
 
 
 class UnsupportedStoreURL(StoreError, ValueError):

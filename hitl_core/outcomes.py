@@ -16,7 +16,19 @@ from hitl_core.decisions import Approve, Edit, Reject, Respond
 from hitl_core.errors import RequestNotDecided
 from hitl_core.requests import ApprovalRequest
 
-__all__ = ["Answer", "Resolution", "RunTool", "rejection_text", "resolve", "tool_result"]
+__all__ = [
+    "Answer",
+    "Resolution",
+    "RunTool",
+    "abandoned_text",
+    "cancelled_text",
+    "rejection_text",
+    "resolve",
+    "tool_failed_text",
+    "tool_result",
+    "unknown_outcome_reason",
+    "unknown_tool_text",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,3 +107,38 @@ def tool_result(run: RunTool, output: str) -> str:
     if not lines:
         return output
     return "\n".join(lines) + "\n\nTool response:\n" + output
+
+
+def unknown_outcome_reason(tool: str, attempt: int) -> str:
+    """Why a person is asked about a call a crash left unsettled (the recovery request)."""
+    return (
+        f"The call to `{tool}` may have run: the process running it (attempt {attempt}) "
+        "stopped after claiming it and before recording what happened. Approve to run it "
+        "again (with the same idempotency key), respond with its result to mark it done, "
+        "or reject to abandon it."
+    )
+
+
+def abandoned_text(tool: str, feedback: str | None) -> str:
+    """The result the model reads for a call a person abandoned after an unknown outcome."""
+    text = (
+        f"The call to `{tool}` may or may not have run (its process stopped before recording "
+        "a result); a human reviewer abandoned it, and it will not be run again."
+    )
+    return f"{text} Reviewer feedback: {feedback}" if feedback else text
+
+
+def cancelled_text(tool: str) -> str:
+    """The result the model reads for a call whose request was cancelled."""
+    return f"The call to `{tool}` was cancelled before anyone decided it; it was not executed."
+
+
+def tool_failed_text(tool: str, error: BaseException) -> str:
+    """The result the model reads for a tool that raised."""
+    return f"Tool {tool} failed: {type(error).__name__}: {error}"
+
+
+def unknown_tool_text(tool: str, available: list[str]) -> str:
+    """The result the model reads for a call to a tool that does not exist."""
+    names = ", ".join(sorted(available)) or "(none)"
+    return f"There is no tool {tool!r}. Available tools: {names}."

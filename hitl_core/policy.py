@@ -179,6 +179,10 @@ class Verdict:
     """How long the request waits: the rule's setting, else the policy's; None waits forever."""
     on_expiry: AnyDecision
     """The decision applied on expiry; its `at` is a placeholder, stamp the real time."""
+    reviewers: tuple[str, ...] = ()
+    """Who may decide (the rule's `reviewers`); with `roles` empty too, anyone may."""
+    roles: tuple[str, ...] = ()
+    """Roles whose holders may decide (the rule's `roles`)."""
 
 
 class Policy(BaseModel):
@@ -255,6 +259,8 @@ class Policy(BaseModel):
             allowed=rule.allowed,
             expires_in=rule.expires_in if rule.expires_in is not None else self.expires_in,
             on_expiry=self.on_expiry,
+            reviewers=rule.reviewers,
+            roles=rule.roles,
         )
 
     def rule_for(self, tool: str) -> Rule:

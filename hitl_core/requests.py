@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,9 +19,15 @@ __all__ = [
     "EXPIRY_REVIEWER",
     "EXPIRY_TEMPLATE_AT",
     "ApprovalRequest",
+    "RequestKind",
     "RequestStatus",
     "default_expiry_outcome",
 ]
+
+RequestKind: TypeAlias = Literal["approval", "question", "recovery"]
+"""What a person is asked: to approve a call, to answer the agent's question (`ask_human`),
+or to resolve a call whose outcome a crash left unknown (approve retries it, respond
+marks it done with that result, reject abandons it)."""
 
 EXPIRY_REVIEWER = "hitl:expiry"
 """The `by` recorded on decisions that expiry applies, so audits tell them from people."""
@@ -62,8 +68,9 @@ class ApprovalRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    schema_version: Literal[1] = 1
-    """Version of this document's shape; 1: the first release."""
+    schema_version: Literal[1, 2] = 2
+    """Version of this document's shape; 1: the first release; 2: `kind`, who may decide
+    (`reviewers`, `roles`, `requester`) recorded with the request, and `attempt`."""
     id: str
     """Stable id from run id + call id (`hitl_core.identity.request_id`)."""
     run_id: str
@@ -92,6 +99,17 @@ class ApprovalRequest(BaseModel):
     """The decision that applies: the reviewer's, or the expiry outcome once expired."""
     resumed_at: datetime | None = None
     """When the run applied the decision."""
+    kind: RequestKind = "approval"
+    """What the person is asked (see `RequestKind`)."""
+    reviewers: tuple[str, ...] = ()
+    """Who may decide it (with `roles`), from the policy rule when it was created; both
+    empty means any reviewer."""
+    roles: tuple[str, ...] = ()
+    """Roles whose holders may decide it (any one suffices)."""
+    requester: str | None = None
+    """Who started the run: they may reject or answer it, never approve or edit it."""
+    attempt: int | None = None
+    """For a recovery request: the attempt of the call whose outcome is unknown."""
 
     @classmethod
     def create(
@@ -106,21 +124,37 @@ class ApprovalRequest(BaseModel):
         now: datetime | None = None,
         expires_in: timedelta | None = None,
         on_expiry: AnyDecision | None = None,
+        kind: RequestKind = "approval",
+        reviewers: Iterable[str] = (),
+        roles: Iterable[str] = (),
+        attempt: int | None = None,
     ) -> ApprovalRequest:
-        """A new pending request whose id and digest are derived from the call."""
+        """A new pending request whose id and digest are derived from the call.
+
+        The requester is read from `context` (`REQUESTER_KEY`), and must already have been
+        checked (`identities.checked_requester`) when the run started.
+        """
         created = now or utcnow()
+        context = dict(context or {})
+        requester = context.get(REQUESTER_KEY)
+        key = action.call_id if kind != "recovery" else f"{action.call_id}\x00recovery:{attempt}"
         return cls(
-            id=request_id(run_id, action.call_id),
+            id=request_id(run_id, key),
             run_id=run_id,
             adapter=adapter,
             action=action,
             args_digest=args_digest(action.args),
             reason=reason,
             allowed=tuple(allowed),
-            context=dict(context or {}),
+            context=context,
             created_at=created,
             expires_at=created + expires_in if expires_in is not None else None,
             on_expiry=on_expiry or default_expiry_outcome(),
+            kind=kind,
+            reviewers=tuple(reviewers),
+            roles=tuple(roles),
+            requester=requester if isinstance(requester, str) else None,
+            attempt=attempt,
         )
 
     @property
@@ -134,7 +168,9 @@ class ApprovalRequest(BaseModel):
 
     @property
     def requested_by(self) -> str | None:
-        """Who started the run (`REQUESTER_KEY` in its context), if the run said."""
+        """Who started the run, if the run said (recorded, or in a version-1 context)."""
+        if self.requester is not None:
+            return self.requester
         value = self.context.get(REQUESTER_KEY)
         return value if isinstance(value, str) and value else None
 

@@ -15,10 +15,10 @@ from hitl_core.errors import (
     EditRenamesTool,
     RequestExpired,
 )
-from hitl_core.identity import canonical_json
+from hitl_core.identity import args_digest, canonical_json
 from hitl_core.requests import ApprovalRequest, RequestStatus
 
-__all__ = ["bind_decision", "check_edit_arguments"]
+__all__ = ["bind_decision", "check_edit_arguments", "strict_args_schema"]
 
 
 def bind_decision(request: ApprovalRequest, decision: DecisionInput, now: datetime) -> AnyDecision:
@@ -49,11 +49,16 @@ def bind_decision(request: ApprovalRequest, decision: DecisionInput, now: dateti
         raise DecisionMismatch(
             request.id, "argument digest", request.args_digest, parsed.args_digest
         )
+    update: dict[str, Any] = {"request_id": request.id, "args_digest": request.args_digest}
     if isinstance(parsed, Edit):
         if parsed.tool is not None and parsed.tool != request.action.tool:
             raise EditRenamesTool(request.id, request.action.tool, parsed.tool)
         check_edit_arguments(request, parsed.args)
-    return parsed.model_copy(update={"request_id": request.id, "args_digest": request.args_digest})
+        edited = args_digest(parsed.args)
+        if parsed.edited_digest is not None and parsed.edited_digest != edited:
+            raise DecisionMismatch(request.id, "edited digest", edited, parsed.edited_digest)
+        update["edited_digest"] = edited
+    return parsed.model_copy(update=update)
 
 
 def check_edit_arguments(request: ApprovalRequest, args: dict[str, Any]) -> None:
@@ -72,6 +77,17 @@ def check_edit_arguments(request: ApprovalRequest, args: dict[str, Any]) -> None
     ]
     if problems:
         raise EditArgumentsInvalid(request.id, request.action.tool, problems)
+
+
+def strict_args_schema(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`schema` with unknown arguments refused, unless it says what it does with them.
+
+    A function's argument model that ignores extra keys would run an edit without them and
+    tell the model they ran: refusing them when the edit is recorded fails closed.
+    """
+    if schema is None or schema.get("type") != "object" or "additionalProperties" in schema:
+        return schema
+    return {**schema, "additionalProperties": False}
 
 
 @lru_cache(maxsize=256)

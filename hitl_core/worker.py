@@ -1,9 +1,12 @@
-"""The worker: resumes decided runs from a shared store, each exactly once, holding nothing.
+"""The worker: resumes decided runs from a shared store, each at most once, holding nothing.
 
 Any number of workers on any number of machines share one store. Each pass expires due
-requests, leases runs that have an answered request, resumes each through its adapter,
-and releases the lease. A run that fails to resume keeps its lease until it runs out,
-which is the retry back-off; a worker that dies leaves leases that run out the same way.
+requests, leases runs that have an answered request (each claim a fenced lease, see
+`hitl_core.stores.leases`), and resumes each through its adapter under that lease, which
+the adapter's pass keeps renewed while tools run and hands back when it saves. A run whose
+resume raises is marked failed by its pass (or, for a transient store failure, left to
+the next claim); a worker that dies leaves leases that run out, and another worker takes
+the runs, finding any call the dead one had started as an unknown outcome, never re-run.
 Between passes a worker waits for the store's events (PostgreSQL NOTIFY) or polls.
 """
 
@@ -17,10 +20,11 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 from hitl_core.errors import HITLError, StoreError
 from hitl_core.stores.base import ApprovalStore
-from hitl_core.stores.leases import RunLeases
+from hitl_core.stores.leases import Lease, RunLeases
 
 __all__ = ["Registry", "Resume", "Worker", "WorkerPass"]
 
@@ -31,8 +35,13 @@ EXPIRY_BATCH = 500
 STOP_CHECK = 0.5
 """Longest a wait runs before the worker looks at its stop flag again."""
 
-Resume = Callable[[str], object]
-"""Resume one run by id (e.g. a bound ``ToolLoop.resume``)."""
+
+class Resume(Protocol):
+    """Resume one run by id under a lease already taken (e.g. a bound ``ToolLoop.resume``)."""
+
+    def __call__(self, run_id: str, /, *, lease: Lease | None = None) -> object: ...
+
+
 Registry = Mapping[str, Callable[[ApprovalStore], Resume]]
 """Adapter name -> how to rebuild that adapter's agent on a store and get its resume."""
 
@@ -94,25 +103,25 @@ class Worker:
         done = WorkerPass(expired=len(self.store.expire_due(limit=EXPIRY_BATCH)))
         for claim in self.leases.claim_ready(self.worker_id, lease=self.lease, limit=self.batch):
             if self._stopping.is_set():
-                self.leases.release(claim.run_id, self.worker_id)
+                self.store.release_lease(claim.lease)
                 done.released.append(claim.run_id)
                 continue
             resume = self._resumers.get(claim.adapter)
             if resume is None:
                 log.error("run %s: no adapter %r in the registry", claim.run_id, claim.adapter)
+                self.store.release_lease(claim.lease)  # another worker may know the adapter
                 done.failed.append(claim.run_id)
                 continue
             try:
-                resume(claim.run_id)
+                resume(claim.run_id, lease=claim.lease)  # its pass renews and hands it back
             except HITLError as error:
                 log.error("run %s: %s", claim.run_id, error)
                 done.failed.append(claim.run_id)
                 continue
             except Exception:
-                log.exception("run %s: resume failed; retried when the lease ends", claim.run_id)
+                log.exception("run %s: resume failed; the run is marked failed", claim.run_id)
                 done.failed.append(claim.run_id)
                 continue
-            self.leases.release(claim.run_id, self.worker_id)
             done.resumed.append(claim.run_id)
         return done
 

@@ -123,9 +123,9 @@ def decide(
     and a ``hitl worker`` resumes it.
     """
     request = context.store.get(request_id)
-    check_decider(context.policy, reviewer, request, body.type)
+    check_decider(request, reviewer, body.type, policy=context.policy)
     decision = body.decision(by=reviewer.id, at=context.store.clock.now())
-    decided = context.store.decide(request_id, decision)
+    decided = context.store.decide(request_id, decision, roles=reviewer.roles)
     resumer = context.resumer
     if resumer is None or not resumer.handles(decided.adapter):
         return DecisionResult(request=decided, resume="none")

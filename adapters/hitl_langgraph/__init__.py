@@ -21,6 +21,7 @@ from hitl_langgraph.errors import UnsupportedCheckpointerURL as UnsupportedCheck
 from hitl_langgraph.gate import ToolGate as ToolGate
 from hitl_langgraph.gate import ask_human_tool as ask_human_tool
 from hitl_langgraph.middleware import HumanApprovalMiddleware as HumanApprovalMiddleware
+from hitl_langgraph.node_gate import POLICY_REVIEWER as POLICY_REVIEWER
 from hitl_langgraph.node_gate import aapproval_gate as aapproval_gate
 from hitl_langgraph.node_gate import approval_gate as approval_gate
 from hitl_langgraph.outcomes import Chunk as Chunk
@@ -29,7 +30,6 @@ from hitl_langgraph.outcomes import Outcome as Outcome
 from hitl_langgraph.outcomes import Paused as Paused
 from hitl_langgraph.outcomes import RunInfo as RunInfo
 from hitl_langgraph.outcomes import StreamItem as StreamItem
-from hitl_langgraph.pending import POLICY_REVIEWER as POLICY_REVIEWER
 from hitl_langgraph.runner import ApprovalRunner as ApprovalRunner
 from hitl_langgraph.scope import ADAPTER as ADAPTER
 from hitl_langgraph.scripted import ScriptedChatModel as ScriptedChatModel

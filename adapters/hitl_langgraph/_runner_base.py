@@ -8,7 +8,8 @@ differ only in whether they await.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -16,40 +17,33 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command, StateSnapshot, StreamMode
 
-from hitl_core.errors import AdapterError, InvalidRunState, RunExists, RunNotPaused
+from hitl_core.calls import DEFAULT_LEASE, AsyncRunPass, CallLedger, RunPass
+from hitl_core.calls.binding import reviewed_mismatch
+from hitl_core.errors import AdapterError, CallRefused
 from hitl_core.policy import Policy
 from hitl_core.requests import ApprovalRequest
-from hitl_core.stores import RunRecord, RunStatus
-from hitl_langgraph._store_io import AnyStore, StoreIO
+from hitl_core.stores import RunStatus
+from hitl_core.stores.awaitable import AnyStore, AwaitableStore
+from hitl_langgraph.active import PAUSES, sync_of
 from hitl_langgraph.codec import InterruptCodec
 from hitl_langgraph.errors import NoCheckpointer, NoThreadId
 from hitl_langgraph.outcomes import Completed, Outcome, Paused, RunInfo, StreamItem
 from hitl_langgraph.pending import Reader, Waiting, is_settled
 from hitl_langgraph.scope import ADAPTER, CONTEXT_KEY, RUNNER_KEY
 
-__all__ = ["Modes", "ResumePlan", "RunnerBase", "alast", "last", "paused_info"]
+__all__ = ["Modes", "ResumePlan", "RunnerBase", "alast", "last"]
 
 Modes = StreamMode | Sequence[StreamMode]
 
 
-@dataclass(frozen=True)
+@dataclass
 class ResumePlan:
     """What one resume pass does."""
 
-    values: dict[str, Any]
-    """Interrupt id -> resume value, for every interrupt whose request is answered."""
-    waiting: list[str]
-    """The requests the run waits on, in call order."""
-    orphans: list[str]
-    """Answered requests no interrupt waits on any more: a pass that applied them crashed
-    before its save, so they are marked resumed now."""
-    unsaved: list[ApprovalRequest]
-    """Requests the graph raised that a crash kept out of the store."""
-
-    @property
-    def before(self) -> list[str]:
-        """The requests to mark resumed once no interrupt waits on them."""
-        return self.orphans + self.waiting
+    values: dict[str, Any] = field(default_factory=dict)
+    """Interrupt id -> resume value, for every interrupt whose request is settled."""
+    waiting: list[Waiting] = field(default_factory=list)
+    """The interrupts still waiting on a person, in call order."""
 
     @property
     def idle(self) -> bool:
@@ -74,14 +68,35 @@ class RunnerBase:
         policy: Policy | None = None,
         sequential: bool = True,
         config: RunnableConfig | None = None,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         if graph.checkpointer in (None, False, True):
             raise NoCheckpointer(graph.name)
         self.graph = graph
-        self.io = StoreIO(store)
+        self.store = store
+        self.io = AwaitableStore(store)
+        self.policy = policy
         self.reader = Reader(codec, policy)
         self.sequential = sequential
         self.base_config: RunnableConfig = config or {}
+        self.lease = lease
+
+    def _pass(self, thread_id: str, **options: Any) -> RunPass:
+        return RunPass(sync_of(self.io), thread_id, **self._options(options))
+
+    def _apass(self, thread_id: str, **options: Any) -> AsyncRunPass:
+        return AsyncRunPass(self.io, thread_id, **self._options(options))
+
+    def _options(self, options: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "adapter": ADAPTER,
+            "policy": self.policy,
+            "ttl": self.lease,
+            "ask_human": False,
+            "pauses": PAUSES,
+            "reraise": True,
+            **options,
+        }
 
     def _info(self, thread_id: str, context: Mapping[str, Any] | None) -> RunInfo:
         if not thread_id:
@@ -105,69 +120,72 @@ class RunnerBase:
             config["max_concurrency"] = 1
         return config
 
-    def _read(self, info: RunInfo, snapshot: StateSnapshot) -> tuple[list[Waiting], dict[str, Any]]:
+    def _read(self, info: RunInfo, snapshot: StateSnapshot) -> list[Waiting]:
         return self.reader.read(
             info.thread_id, snapshot.interrupts, info.context, self.io.clock.now()
         )
 
     def _plan(
         self,
+        info: RunInfo,
         waiting: list[Waiting],
         stored: Mapping[str, ApprovalRequest | None],
-        through: Mapping[str, Any],
-        answered: Sequence[str],
+        ledger: CallLedger,
     ) -> ResumePlan:
-        values = dict(through)
+        """Resume values for the settled interrupts; unsaved requests join the next save.
+
+        Raises:
+            CallRefused: a codec interrupt no longer asks about the call its request reviewed.
+        """
+        plan = ResumePlan()
         for w in waiting:
             request = stored[w.request.id]
-            if request is not None and is_settled(request):
-                values[w.interrupt_id] = self.reader.resume_value(w, request)
-        ids = [w.request.id for w in waiting]
-        return ResumePlan(
-            values=values,
-            waiting=ids,
-            orphans=[r for r in answered if r not in ids],
-            unsaved=[w.request for w in waiting if stored[w.request.id] is None],
-        )
+            if request is None:  # raised by a pass that crashed before its save
+                _add_new(ledger, w.request)
+                plan.waiting.append(w)
+                continue
+            if w.call is not None:
+                problem = reviewed_mismatch(w.call.tool, w.call.args, w.call.call_id, request)
+                if problem is not None:
+                    raise CallRefused(
+                        info.thread_id, w.call.call_id, request.id, problem, w.call.tool
+                    )
+            if is_settled(request):
+                plan.values[w.interrupt_id] = self.reader.resume_value(w, request)
+                if w.call is not None and request.is_answered:
+                    ledger.applied.append(request.id)  # the graph's own node applies it now
+            else:
+                plan.waiting.append(w)
+        return plan
 
-    def _opening(self, info: RunInfo, existing: RunRecord | None) -> tuple[RunRecord, int]:
-        """The first save of a run (or of a completed thread's next turn), and the stored
-        version it must find."""
-        if existing is None:
-            return self._record(info, RunStatus.RUNNING), 0
-        if existing.status is not RunStatus.COMPLETED or existing.adapter != ADAPTER:
-            raise RunExists(info.thread_id, existing.status.value)
-        return self._record(info, RunStatus.RUNNING), existing.version
+    @staticmethod
+    def _orphans(ledger: CallLedger, answered: Sequence[str], waiting: list[Waiting]) -> None:
+        """Answered requests no interrupt waits on any more are applied: a pass that applied
+        them crashed before its save, so they are marked resumed with this one."""
+        waited = {w.request.id for w in waiting}
+        for request_id in answered:
+            if request_id not in waited and request_id not in ledger.applied:
+                ledger.applied.append(request_id)
 
-    def _record(self, info: RunInfo, status: RunStatus) -> RunRecord:
-        now = self.io.clock.now()
-        return RunRecord(
-            run_id=info.thread_id,
-            adapter=ADAPTER,
-            status=status,
-            state=info.model_dump_json(),
-            created_at=now,
-            updated_at=now,
-        )
-
-    def _status(
-        self, info: RunInfo, snapshot: StateSnapshot, waiting: list[Waiting], before: list[str]
-    ) -> tuple[RunStatus, list[str]]:
-        """The run's status and the requests this pass applied (to be marked resumed)."""
+    @staticmethod
+    def _stopped(
+        info: RunInfo,
+        snapshot: StateSnapshot,
+        waiting: list[Waiting],
+        stored: Mapping[str, ApprovalRequest | None],
+        ledger: CallLedger,
+    ) -> RunStatus:
+        """Where the run stopped; codec requests it raised now join the save."""
         if not waiting and snapshot.next:
             raise AdapterError(
                 f"Thread {info.thread_id} stopped before {', '.join(snapshot.next)} without an "
                 "interrupt (a static breakpoint?). The runner pauses on interrupts only; "
                 "compile the graph without interrupt_before/interrupt_after."
             )
-        still = {w.request.id for w in waiting}
-        applied = [r for r in before if r not in still]
-        return (RunStatus.PAUSED if waiting else RunStatus.COMPLETED), applied
-
-    @staticmethod
-    def _through(values: Mapping[str, Any]) -> Command[Any]:
-        """Resume the interrupts the policy lets through without a human."""
-        return Command(resume=dict(values))
+        for w in waiting:
+            if stored.get(w.request.id) is None:
+                _add_new(ledger, w.request)
+        return RunStatus.PAUSED if waiting else RunStatus.COMPLETED
 
     @staticmethod
     def _paused(info: RunInfo, waiting: list[Waiting], requests: list[ApprovalRequest]) -> Paused:
@@ -188,18 +206,9 @@ class RunnerBase:
         return [modes] if isinstance(modes, str) else list(modes)
 
 
-def paused_info(record: RunRecord) -> RunInfo:
-    """The stored run, if this adapter can resume it now.
-
-    Raises:
-        InvalidRunState: another adapter's run, or an unreadable snapshot.
-        RunNotPaused: the run completed, failed, was cancelled or is running.
-    """
-    if record.adapter != ADAPTER:
-        raise InvalidRunState(record.run_id, f"it was paused by {record.adapter}, not {ADAPTER}")
-    if record.status is not RunStatus.PAUSED:
-        raise RunNotPaused(record.run_id, record.status.value)
-    return RunInfo.load(record.run_id, record.state)
+def _add_new(ledger: CallLedger, request: ApprovalRequest) -> None:
+    if all(r.id != request.id for r in ledger.new_requests):
+        ledger.new_requests.append(request)
 
 
 def last(items: Iterator[StreamItem]) -> Outcome:

@@ -26,7 +26,7 @@ from hitl_conformance import (
     ScriptedCall,
     recording_tools,
 )
-from hitl_core import open_store
+from hitl_core import Lease, open_store
 from hitl_core.policy import Policy
 from hitl_core.stores import ApprovalStore
 from hitl_langgraph.checkpointers import open_checkpointer
@@ -120,8 +120,8 @@ class LangGraphDriver:
     def start(self, run_id: str) -> RunOutcome:
         return _neutral(self.runner.start(self._input(), thread_id=run_id))
 
-    def resume(self, run_id: str) -> RunOutcome:
-        return _neutral(self.runner.resume(run_id))
+    def resume(self, run_id: str, *, lease: Lease | None = None) -> RunOutcome:
+        return _neutral(self.runner.resume(run_id, lease=lease))
 
     def start_streamed(self, run_id: str) -> RunOutcome:
         return _drained(self.runner.stream(self._input(), thread_id=run_id))

@@ -1,9 +1,11 @@
-"""One tool call through the four moves: gate, pause, apply the decision, run exactly once.
+"""One tool call through the four moves, as a `ToolNode` ``wrap_tool_call`` interceptor.
 
-`ToolGate` is a `ToolNode` ``wrap_tool_call`` interceptor, so the agent middleware and the
-gated `ToolNode` share it and the tools themselves stay unchanged. LangGraph re-runs an
-interrupted task from its top on resume; every call that runs is recorded in the store
-(`record_execution`) and a recorded call is answered from its record, never run again.
+`ToolGate` translates LangGraph's tool call into a core `GatedCall`, lets the run's
+`CallLedger` say what happens (`review`: wait, answer, or run), and runs released calls
+through the ledger, which claims each before it runs and records what came of it. So the
+agent middleware and the gated `ToolNode` share it, and the tools themselves stay unchanged.
+LangGraph re-runs an interrupted task from its top on resume; a call the ledger recorded
+is answered from its record and never runs again.
 """
 
 from __future__ import annotations
@@ -15,27 +17,38 @@ from typing import Any
 
 from langchain_core.messages import ToolMessage
 from langchain_core.tools import BaseTool, StructuredTool
-from langgraph.errors import GraphBubbleUp
 from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 from pydantic import BaseModel, ValidationError
 
-from hitl_core.actions import ProposedAction
-from hitl_core.ask import ASK_HUMAN_ALLOWED, ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
+from hitl_core.ask import ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
+from hitl_core.calls import Answer, Executed, GatedCall, Ran, Run
 from hitl_core.errors import AdapterError
-from hitl_core.outcomes import Answer, RunTool, resolve, tool_result
-from hitl_core.policy import Policy, Verdict
-from hitl_core.requests import ApprovalRequest
-from hitl_core.stores import ExecutionRecord
-from hitl_langgraph._store_io import AnyStore, StoreIO
-from hitl_langgraph.review import afinish, areview, finish, new_request, review
-from hitl_langgraph.scope import ADAPTER, Scope
+from hitl_core.outcomes import unknown_tool_text
+from hitl_core.policy import Policy
+from hitl_core.stores.awaitable import AnyStore
+from hitl_langgraph.active import aactive, active
+from hitl_langgraph.review import areview, review
+from hitl_langgraph.scope import Scope
 
-__all__ = ["ToolGate", "ask_human_tool"]
+__all__ = [
+    "AGENT_TOOL_KEY",
+    "IDEMPOTENT_KEY",
+    "REQUIRES_APPROVAL_KEY",
+    "ToolGate",
+    "ask_human_tool",
+]
 
 Reply = ToolMessage | Command[Any]
 Execute = Callable[[ToolCallRequest], Reply]
 AsyncExecute = Callable[[ToolCallRequest], Awaitable[Reply]]
+
+AGENT_TOOL_KEY = "hitl_agent_tool"
+"""Tool metadata marking an agent used as a tool (`agent_tool`): not claimed itself."""
+REQUIRES_APPROVAL_KEY = "hitl_requires_approval"
+"""Tool metadata by which a tool's author requires approval whatever the policy says."""
+IDEMPOTENT_KEY = "hitl_idempotent"
+"""Tool metadata declaring the tool safe to retry after an unknown outcome."""
 
 
 def ask_human_tool() -> BaseTool:
@@ -55,20 +68,12 @@ def ask_human_tool() -> BaseTool:
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class _Ran:
-    """What running a call produced: the text the model reads and the framework's reply."""
-
-    output: str
-    is_error: bool
-    reply: Reply | None = None
-
-
 class ToolGate:
     """Gates tool calls with a `Policy` and applies human decisions through the core.
 
     Args:
-        policy: which calls need a human.
+        policy: which calls need a human (a tool whose metadata sets
+            ``hitl_requires_approval`` needs one whatever the policy says).
         store: the approval store (sync, or `AsyncPostgresStore` for async runs).
         ask_human: answer ``ask_human`` calls with a respond decision (offer the tool
             with `ask_human_tool`; the agent middleware does).
@@ -76,126 +81,75 @@ class ToolGate:
 
     def __init__(self, policy: Policy, store: AnyStore, *, ask_human: bool = True) -> None:
         self.policy = policy
-        self.io = StoreIO(store)
+        self.store = store
         self.ask_human = ask_human
-
-    # -- the moves ---------------------------------------------------------------------
-
-    def verdict(self, call: Mapping[str, Any], context: Mapping[str, Any]) -> Verdict:
-        """Move 1: does this call need a human? Pure, so a re-run node gets the same answer."""
-        verdict = self.policy.check(call["name"], call["args"], context)
-        if self.ask_human and call["name"] == ASK_HUMAN_TOOL:
-            question = call["args"].get("question", "")
-            return dataclasses.replace(
-                verdict,
-                required=True,
-                reason=f"the agent asks: {question}",
-                allowed=ASK_HUMAN_ALLOWED,
-            )
-        return verdict
 
     def __call__(self, request: ToolCallRequest, execute: Execute) -> Reply:
         """Handle one call (a ``wrap_tool_call`` interceptor); may pause the task."""
         call, scope = _identified(request), Scope.of(request.runtime.config)
-        store = self.io.sync
-        done = store.executions(scope.run_id).get(call["id"])
-        if done is not None:
-            return _message(call, done.output, done.is_error)
-        if (problem := self._problem(request)) is not None:
-            return problem
-        verdict, answered, run = self.verdict(call, scope.context), None, None
-        if verdict.required:
-            answered = review(self.io, self._request(request, verdict, scope), scope)
-            resolution = resolve(answered)
-            if isinstance(resolution, Answer):
-                finish(self.io, answered, scope)
-                return _message(call, resolution.content, resolution.is_error)
-            run = resolution
-        try:
-            ran = _ran(call, execute(_with_args(request, run)))
-        except GraphBubbleUp:
-            raise
-        except Exception as error:  # a tool failure is the model's to handle, as in hitl_loop
-            ran = _failed(call, error)
-        record = store.record_execution(self._record(call, run, ran, answered, scope))
-        if answered is not None:
-            finish(self.io, answered, scope)
-        return _reply(call, ran, record)
+        with active(scope, self.store, self.policy, self.ask_human) as current:
+            step = review(current, self.gated(request))
+            if isinstance(step, Answer):
+                return _message(call, step.content, step.is_error)
+            assert isinstance(step, Run)
+            ran = current.ledger.run(
+                step, lambda args: _executed(call, execute(_with_args(request, args))), current.sync
+            )
+        return _reply(call, ran)
 
     async def acall(self, request: ToolCallRequest, execute: AsyncExecute) -> Reply:
         """Async twin of `__call__` (an ``awrap_tool_call`` interceptor)."""
         call, scope = _identified(request), Scope.of(request.runtime.config)
-        done = (await self.io.aexecutions(scope.run_id)).get(call["id"])
-        if done is not None:
-            return _message(call, done.output, done.is_error)
-        if (problem := self._problem(request)) is not None:
-            return problem
-        verdict, answered, run = self.verdict(call, scope.context), None, None
-        if verdict.required:
-            answered = await areview(self.io, self._request(request, verdict, scope), scope)
-            resolution = resolve(answered)
-            if isinstance(resolution, Answer):
-                await afinish(self.io, answered, scope)
-                return _message(call, resolution.content, resolution.is_error)
-            run = resolution
-        try:
-            ran = _ran(call, await execute(_with_args(request, run)))
-        except GraphBubbleUp:
-            raise
-        except Exception as error:
-            ran = _failed(call, error)
-        record = await self.io.arecord_execution(self._record(call, run, ran, answered, scope))
-        if answered is not None:
-            await afinish(self.io, answered, scope)
-        return _reply(call, ran, record)
+        async with aactive(scope, self.store, self.policy, self.ask_human) as current:
+            step = await areview(current, self.gated(request))
+            if isinstance(step, Answer):
+                return _message(call, step.content, step.is_error)
+            assert isinstance(step, Run)
 
-    # -- helpers ---------------------------------------------------------------------
+            async def invoke(args: dict[str, Any]) -> Executed:
+                return _executed(call, await execute(_with_args(request, args)))
 
-    def _problem(self, request: ToolCallRequest) -> ToolMessage | None:
-        """An error result for calls no human should be asked about: unknown or malformed."""
+            ran = await current.ledger.arun(step, invoke, current.store)
+        return _reply(call, ran)
+
+    def gated(self, request: ToolCallRequest) -> GatedCall:
+        """The call as the ledger sees it: its tool's schema and flags, or why it cannot run."""
+        call, tool = request.tool_call, request.tool
+        metadata = (tool.metadata or {}) if tool is not None else {}
+        return GatedCall(
+            tool=call["name"],
+            args=dict(call["args"]),
+            call_id=call["id"] or "",
+            schema=ASK_HUMAN_SCHEMA if call["name"] == ASK_HUMAN_TOOL else _schema(tool),
+            required_by=_author_flag(call["name"], metadata.get(REQUIRES_APPROVAL_KEY)),
+            problem=self._problem(request),
+            idempotent=bool(metadata.get(IDEMPOTENT_KEY)),
+            composite=bool(metadata.get(AGENT_TOOL_KEY)),
+        )
+
+    def _problem(self, request: ToolCallRequest) -> str | None:
+        """Why no human should be asked about the call: an unknown tool or malformed arguments."""
         call, tool = request.tool_call, request.tool
         if self.ask_human and call["name"] == ASK_HUMAN_TOOL:
             return None
         if tool is None:
-            names = ", ".join(sorted(t.name for t in request.runtime.tools or [])) or "(none)"
-            text = f"There is no tool {call['name']!r}. Available tools: {names}."
-            return _message(call, text, True)
+            names = [t.name for t in request.runtime.tools or []]
+            return unknown_tool_text(call["name"], names)
         problems = _argument_problems(tool, call["args"])
         if problems:
-            return _message(call, f"Invalid arguments for {call['name']}: {problems}", True)
+            return f"Invalid arguments for {call['name']}: {problems}"
         return None
 
-    def _request(self, request: ToolCallRequest, verdict: Verdict, scope: Scope) -> ApprovalRequest:
-        call = request.tool_call
-        schema = ASK_HUMAN_SCHEMA if call["name"] == ASK_HUMAN_TOOL else _schema(request.tool)
-        action = ProposedAction(
-            tool=call["name"], args=call["args"], call_id=call["id"] or "", args_schema=schema
-        )
-        return new_request(scope, action, verdict, self.io.clock)
 
-    def _record(
-        self,
-        call: Mapping[str, Any],
-        run: RunTool | None,
-        ran: _Ran,
-        answered: ApprovalRequest | None,
-        scope: Scope,
-    ) -> ExecutionRecord:
-        return ExecutionRecord(
-            run_id=scope.run_id,
-            call_id=call["id"] or "",
-            tool=call["name"],
-            args=run.args if run else dict(call["args"]),
-            output=tool_result(run, ran.output) if run else ran.output,
-            is_error=ran.is_error,
-            at=self.io.clock.now(),
-            request_id=answered.id if answered else None,
-            adapter=ADAPTER,
-        )
+def _author_flag(tool: str, flag: object) -> str | None:
+    """The reason a tool's own metadata requires approval (a text, or True), else None."""
+    if not flag:
+        return None
+    return flag if isinstance(flag, str) else f"the tool {tool} requires approval"
 
 
 def _identified(request: ToolCallRequest) -> Mapping[str, Any]:
-    """The call, which must carry an id: the request id and the execution record use it."""
+    """The call, which must carry an id: the request id and the ledger line use it."""
     call = request.tool_call
     if not call.get("id"):
         raise AdapterError(
@@ -205,26 +159,23 @@ def _identified(request: ToolCallRequest) -> Mapping[str, Any]:
     return call
 
 
-def _with_args(request: ToolCallRequest, run: RunTool | None) -> ToolCallRequest:
-    """The request with the arguments a reviewer settled on (an edit's replacement)."""
-    if run is None or run.args == request.tool_call["args"]:
+def _with_args(request: ToolCallRequest, args: dict[str, Any]) -> ToolCallRequest:
+    """The request with the arguments the ledger released (a reviewer's edit, say)."""
+    if args == request.tool_call["args"]:
         return request
-    return request.override(tool_call={**request.tool_call, "args": dict(run.args)})
+    return request.override(tool_call={**request.tool_call, "args": dict(args)})
 
 
 def _text(content: Any) -> str:
     return content if isinstance(content, str) else json.dumps(content, default=str)
 
 
-def _ran(call: Mapping[str, Any], reply: Reply) -> _Ran:
+def _executed(call: Mapping[str, Any], reply: Reply) -> Executed:
+    """What the tool produced, in the ledger's terms (the framework's reply travels along)."""
     if isinstance(reply, ToolMessage):
-        return _Ran(_text(reply.content), reply.status == "error", reply)
+        return Executed(_text(reply.content), reply.status == "error", reply)
     message = _command_message(reply, call["id"])
-    return _Ran(_text(message.content) if message else "", False, reply)
-
-
-def _failed(call: Mapping[str, Any], error: Exception) -> _Ran:
-    return _Ran(f"Tool {call['name']} failed: {type(error).__name__}: {error}", True)
+    return Executed(_text(message.content) if message else "", False, reply)
 
 
 def _command_message(command: Command[Any], call_id: str | None) -> ToolMessage | None:
@@ -236,20 +187,20 @@ def _command_message(command: Command[Any], call_id: str | None) -> ToolMessage 
     return None
 
 
-def _reply(call: Mapping[str, Any], ran: _Ran, record: ExecutionRecord) -> Reply:
+def _reply(call: Mapping[str, Any], ran: Ran) -> Reply:
     """What the model is shown: the recorded text, in the framework's reply shape."""
     if isinstance(ran.reply, Command):
         message = _command_message(ran.reply, call["id"])
-        if message is None or message.content == record.output:
+        if message is None or message.content == ran.content:
             return ran.reply
         update = dict(ran.reply.update)  # type: ignore[arg-type]
         update["messages"] = [
-            m.model_copy(update={"content": record.output}) if m is message else m
+            m.model_copy(update={"content": ran.content}) if m is message else m
             for m in update["messages"]
         ]
         return dataclasses.replace(ran.reply, update=update)
     artifact = ran.reply.artifact if isinstance(ran.reply, ToolMessage) else None
-    return _message(call, record.output, record.is_error, artifact)
+    return _message(call, ran.content, ran.is_error, artifact)
 
 
 def _message(

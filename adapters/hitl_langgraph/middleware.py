@@ -18,7 +18,7 @@ from langgraph.prebuilt.tool_node import ToolCallRequest
 from langgraph.types import Command
 
 from hitl_core.policy import Policy
-from hitl_langgraph._store_io import AnyStore
+from hitl_core.stores.awaitable import AnyStore
 from hitl_langgraph.gate import ToolGate, ask_human_tool
 
 __all__ = ["HumanApprovalMiddleware"]

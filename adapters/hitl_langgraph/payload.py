@@ -16,10 +16,11 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, RootModel, ValidationError, model_validator
 
+from hitl_core.access import Reviewer, check_decider
 from hitl_core.clock import Clock
 from hitl_core.decisions import AnyDecision, Decision, MalformedDecision
 from hitl_core.errors import HITLError
-from hitl_core.requests import ApprovalRequest, RequestStatus
+from hitl_core.requests import ApprovalRequest
 from hitl_core.validation import bind_decision
 from hitl_core.wire.langchain import from_langchain, to_langchain, to_langchain_request
 
@@ -129,25 +130,31 @@ class Reply(RootModel[Any]):
         target = _REPLYING_TO.get()
         if target is None:
             raise ValueError("a hitl gate's interrupt was resumed outside its gate")
-        request, clock = target
-        if request.is_answered or request.status is RequestStatus.RESUMED:
+        request, clock, deferred = target
+        if deferred or not request.is_pending:
             return self  # the store's decision applies; the value only wakes the gate
         try:
-            self._decision = bind_decision(request, decision_of(self.root), clock.now())
+            decision = bind_decision(request, decision_of(self.root), clock.now())
+            check_decider(request, Reviewer(id=decision.by), decision.kind)
         except HITLError as error:
             raise ValueError(error.message) from None
+        self._decision = decision
         return self
 
 
-_REPLYING_TO: ContextVar[tuple[ApprovalRequest, Clock] | None] = ContextVar(
+_REPLYING_TO: ContextVar[tuple[ApprovalRequest, Clock, bool] | None] = ContextVar(
     "hitl_replying_to", default=None
 )
 
 
 @contextmanager
-def replying_to(request: ApprovalRequest, clock: Clock) -> Iterator[None]:
-    """Check `Reply` values against `request` while the gate calls `interrupt()`."""
-    token = _REPLYING_TO.set((request, clock))
+def replying_to(request: ApprovalRequest, clock: Clock, deferred: bool) -> Iterator[None]:
+    """Check `Reply` values against `request` while the gate calls `interrupt()`.
+
+    Under the runner (`deferred`) values are never decisions: the runner records those
+    in the store before it resumes, so a value only wakes the gate.
+    """
+    token = _REPLYING_TO.set((request, clock, deferred))
     try:
         yield
     finally:

@@ -1,8 +1,10 @@
-"""Reading a paused graph's interrupts as core requests, and answering them.
+"""Reading a paused graph's interrupts as core requests, and the values that resume them.
 
-Pure functions of the interrupts and the stored requests, so the runner's sync and async
-halves share them and differ only in their I/O. An interrupt raised by one of our gates
-carries its request; any other goes through the runner's codec.
+An interrupt raised by one of our gates carries its request. Any other goes through the
+runner's codec: it becomes a `GatedCall` the ledger treats like any other, except that the
+graph's own node does the work after its resume value, so nothing is claimed for it. The
+graph asked, so a person is always asked: a policy only sets the terms (who, which kinds,
+how long), never lets the graph's own question through unanswered.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from typing import Any
 
 from langgraph.types import Interrupt
 
-from hitl_core.decisions import AnyDecision, Approve
+from hitl_core.access import Reviewer, check_decider
+from hitl_core.calls import GatedCall
+from hitl_core.calls.verdicts import request_for, verdict_for
+from hitl_core.decisions import AnyDecision
 from hitl_core.policy import Policy
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.validation import bind_decision
@@ -23,10 +28,7 @@ from hitl_langgraph.errors import ForeignInterrupt, UnknownInterrupt
 from hitl_langgraph.payload import decision_of, request_of, resume_value
 from hitl_langgraph.scope import ADAPTER
 
-__all__ = ["POLICY_REVIEWER", "Reader", "Waiting", "bind_all", "is_settled"]
-
-POLICY_REVIEWER = "hitl:policy"
-"""The `by` of approvals the policy gives on its own (calls it does not gate)."""
+__all__ = ["Reader", "Waiting", "bind_all", "is_settled"]
 
 
 @dataclass(frozen=True)
@@ -36,8 +38,13 @@ class Waiting:
     interrupt_id: str
     request: ApprovalRequest
     """The request as the interrupt describes it; the stored copy holds the decision."""
-    native: bool
-    """Raised by a hitl gate (True) or read through the codec (False)."""
+    call: GatedCall | None = None
+    """For an interrupt read through the codec: the call, as the ledger sees it."""
+
+    @property
+    def native(self) -> bool:
+        """Raised by a hitl gate (True) or read through the codec (False)."""
+        return self.call is None
 
 
 def is_settled(request: ApprovalRequest) -> bool:
@@ -50,12 +57,13 @@ class Reader:
 
     Args:
         codec: translates interrupts the graph raises with its own payload.
-        policy: gates codec interrupts; calls it does not gate are approved at once.
+        policy: the terms of codec interrupts' requests (who may decide, which kinds,
+            expiry), by their tool's rule.
     """
 
     def __init__(self, codec: InterruptCodec | None, policy: Policy | None) -> None:
         self.codec = codec
-        self.policy = policy
+        self.policy = policy or Policy()
 
     def read(
         self,
@@ -63,54 +71,46 @@ class Reader:
         interrupts: Sequence[Interrupt],
         context: Mapping[str, Any],
         now: datetime,
-    ) -> tuple[list[Waiting], dict[str, Any]]:
-        """The requests the run waits on, in order, and resume values for interrupts the
-        policy lets through without a human.
+    ) -> list[Waiting]:
+        """The requests the run waits on, in order.
 
         Raises:
             ForeignInterrupt: an interrupt that is not ours and there is no codec.
         """
         waiting: list[Waiting] = []
-        through: dict[str, Any] = {}
         for item in interrupts:
             request = request_of(item.value)
             if request is not None:
-                waiting.append(Waiting(item.id, request, native=True))
+                waiting.append(Waiting(item.id, request))
                 continue
             if self.codec is None:
                 raise ForeignInterrupt(run_id, item.id, item.value)
-            request, required = self._foreign(run_id, item, context, now)
-            if required:
-                waiting.append(Waiting(item.id, request, native=False))
-            else:
-                approval = Approve(by=POLICY_REVIEWER, feedback=request.reason, at=now)
-                through[item.id] = self.codec.to_resume(approval, request)
-        return waiting, through
+            call = self.call_of(item)
+            verdict = verdict_for(self.policy, call, dict(context), ask_human=False)
+            fresh = request_for(
+                call,
+                verdict,
+                run_id=run_id,
+                adapter=ADAPTER,
+                context=dict(context),
+                now=now,
+                ask_human=False,
+            )
+            waiting.append(Waiting(item.id, fresh, call))
+        return waiting
 
-    def _foreign(
-        self, run_id: str, item: Interrupt, context: Mapping[str, Any], now: datetime
-    ) -> tuple[ApprovalRequest, bool]:
+    def call_of(self, item: Interrupt) -> GatedCall:
+        """The call a codec interrupt proposes; its graph's own question makes it gated."""
         assert self.codec is not None
         action = self.codec.to_action(item.value, item.id)
-        allowed = self.codec.allowed
-        reason, required, expires_in, on_expiry = self.codec.reason(item.value), True, None, None
-        if self.policy is not None:
-            verdict = self.policy.check(action.tool, action.args, context)
-            required, reason = verdict.required, verdict.reason
-            allowed = tuple(k for k in verdict.allowed if k in allowed) or allowed
-            expires_in, on_expiry = verdict.expires_in, verdict.on_expiry
-        request = ApprovalRequest.create(
-            run_id=run_id,
-            adapter=ADAPTER,
-            action=action,
-            reason=reason,
-            allowed=allowed,
-            context=context,
-            now=now,
-            expires_in=expires_in,
-            on_expiry=on_expiry,
+        return GatedCall(
+            tool=action.tool,
+            args=dict(action.args),
+            call_id=action.call_id,
+            schema=action.args_schema,
+            required_by=self.codec.reason(item.value),
+            allowed=self.codec.allowed,
         )
-        return request, required
 
     def resume_value(self, waiting: Waiting, stored: ApprovalRequest) -> Any:
         """The value that resumes `waiting`'s interrupt with `stored`'s decision."""
@@ -139,6 +139,7 @@ def bind_all(
     Raises:
         UnknownInterrupt: a key names no pending interrupt or request.
         InvalidInput / StateConflict: a value is not a decision the request accepts.
+        NotAuthorized / SelfApproval: its reviewer may not decide that request.
     """
     by_key = {w.interrupt_id: w for w in waiting} | {w.request.id: w for w in waiting}
     bound: list[tuple[str, AnyDecision]] = []
@@ -147,5 +148,7 @@ def bind_all(
         if match is None:
             raise UnknownInterrupt(thread_id, key, [w.interrupt_id for w in waiting])
         request = stored[match.request.id]
-        bound.append((request.id, bind_decision(request, decision_of(value, by=by), now)))
+        decision = bind_decision(request, decision_of(value, by=by), now)
+        check_decider(request, Reviewer(id=decision.by), decision.kind)
+        bound.append((request.id, decision))
     return bound

@@ -1,114 +1,124 @@
 """Moves 2 and 4 inside a node: pause on a gated call, and come back with its decision.
 
-`review` is shared by the agent middleware, the gated `ToolNode` and `approval_gate`.
-LangGraph re-runs a node from its top on resume, so everything here is safe to repeat:
-the request id is derived from run id + call id, a request the store already holds is
-reused as stored, and the decision applied is always the one in the store.
+Shared by the agent middleware, the gated `ToolNode` and `approval_gate`. LangGraph
+re-runs a node from its top on resume and hands out resume values by the order of the
+`interrupt()` calls in the task, so a gate takes one turn for every request its call has
+had (answered ones included) before it asks about the current one: every gate of a task
+then meets the same interrupt positions on every re-run. What happens to the call is the
+ledger's (`CallLedger.step`): a stored decision wins over the policy, a pending request
+interrupts. Under the runner a resume value only wakes the gate (the store holds every
+decision); in a graph invoked directly it is the decision, checked inside `interrupt()`
+(see `payload.Reply`) and recorded with `store.decide`.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from langgraph.types import interrupt
 
-from hitl_core.actions import ProposedAction
+from hitl_core.calls import GatedCall, Step, Wait
+from hitl_core.calls.ledger import CallLedger
 from hitl_core.clock import Clock
 from hitl_core.decisions import AnyDecision
 from hitl_core.errors import AlreadyDecided, UnknownRequest
-from hitl_core.policy import Verdict
+from hitl_core.identity import request_id
 from hitl_core.requests import ApprovalRequest
-from hitl_langgraph._store_io import StoreIO
+from hitl_core.stores import ApprovalStore
+from hitl_core.stores.awaitable import AwaitableStore
+from hitl_langgraph.active import Active
 from hitl_langgraph.payload import Reply, interrupt_value, replying_to
-from hitl_langgraph.scope import ADAPTER, Scope
 
-__all__ = ["afinish", "areview", "finish", "new_request", "review"]
-
-
-def new_request(
-    scope: Scope, action: ProposedAction, verdict: Verdict, clock: Clock
-) -> ApprovalRequest:
-    """The pending request for a gated call, on the policy's terms."""
-    return ApprovalRequest.create(
-        run_id=scope.run_id,
-        adapter=ADAPTER,
-        action=action,
-        reason=verdict.reason,
-        allowed=verdict.allowed,
-        context=scope.context,
-        now=clock.now(),
-        expires_in=verdict.expires_in,
-        on_expiry=verdict.on_expiry,
-    )
+__all__ = ["areview", "review"]
 
 
-def _ask(request: ApprovalRequest, clock: Clock) -> AnyDecision | None:
-    """Interrupt with the request; on resume, the decision to record (None: the store's).
-
-    Called even for a request the store has answered: a node with several gates matches
-    resume values to interrupts by their order, so every gate must take its turn.
-    """
-    with replying_to(request, clock):
+def _ask(request: ApprovalRequest, clock: Clock, deferred: bool) -> AnyDecision | None:
+    """Interrupt with `request`; on resume, the decision to record (None: the store's)."""
+    with replying_to(request, clock, deferred):
         reply = interrupt(interrupt_value(request), response_schema=Reply)
     return reply.decision
 
 
-def review(io: StoreIO, fresh: ApprovalRequest, scope: Scope) -> ApprovalRequest:
-    """The request for a gated call once it has a decision; interrupts until then.
-
-    The store holds every decision: for a request it has answered, the resume value only
-    wakes the gate and the stored decision applies; for a pending one, the resume value
-    is checked inside `interrupt()` and recorded with `store.decide`.
-
-    Args:
-        io: the approval store.
-        fresh: the request as this pass would raise it.
-        scope: the run. Outside `ApprovalRunner` the request is put in the store here,
-            and one past its deadline takes its expiry outcome here.
+def review(current: Active, call: GatedCall) -> Step:
+    """The call's next step once nobody need be waited for; interrupts until then.
 
     Raises:
-        GraphInterrupt: the request waits on a human (the node pauses here).
+        GraphInterrupt: the call waits on a person (the node pauses here).
+        CallRefused: the call is not the one its request reviewed.
     """
-    store = io.sync
-    try:
-        request = store.get(fresh.id)
-    except UnknownRequest:
-        request = fresh if scope.deferred else store.put(fresh)
-    if not scope.deferred and request.is_due(io.clock.now()):
-        store.expire_due(run_id=scope.run_id)
-        request = store.get(request.id)
-    decision = _ask(request, io.clock)
-    if decision is None:
-        return request
-    try:
-        return store.decide(request.id, decision)
-    except AlreadyDecided:  # decided in the store meanwhile: the store's decision stands
-        return store.get(request.id)
+    store, ledger, clock = current.sync, current.ledger, current.store.clock
+    for settled in _history(ledger, call, store):
+        _ask(settled, clock, current.deferred)
+    step = ledger.step(call, store)
+    while isinstance(step, Wait):
+        decision = _ask(step.request, clock, current.deferred)
+        if decision is not None:
+            _record(store, step.request, decision)
+        step = ledger.step(call, store)
+    return step
 
 
-async def areview(io: StoreIO, fresh: ApprovalRequest, scope: Scope) -> ApprovalRequest:
+async def areview(current: Active, call: GatedCall) -> Step:
     """Async twin of `review`."""
-    try:
-        request = await io.aget(fresh.id)
-    except UnknownRequest:
-        request = fresh if scope.deferred else await io.aput(fresh)
-    if not scope.deferred and request.is_due(io.clock.now()):
-        await io.aexpire_due(run_id=scope.run_id)
-        request = await io.aget(request.id)
-    decision = _ask(request, io.clock)
-    if decision is None:
-        return request
-    try:
-        return await io.adecide(request.id, decision)
-    except AlreadyDecided:
-        return await io.aget(request.id)
+    store, ledger, clock = current.store, current.ledger, current.store.clock
+    for settled in await _ahistory(ledger, call, store):
+        _ask(settled, clock, current.deferred)
+    step = await ledger.astep(call, store)
+    while isinstance(step, Wait):
+        decision = _ask(step.request, clock, current.deferred)
+        if decision is not None:
+            await _arecord(store, step.request, decision)
+        step = await ledger.astep(call, store)
+    return step
 
 
-def finish(io: StoreIO, request: ApprovalRequest, scope: Scope) -> None:
-    """Outside the runner, mark an applied request resumed (the runner does it in its save)."""
-    if not scope.deferred:
-        io.sync.mark_resumed(request.id)
+def _record(store: ApprovalStore, request: ApprovalRequest, decision: AnyDecision) -> None:
+    with contextlib.suppress(AlreadyDecided):  # decided meanwhile: the store's decision stands
+        store.decide(request.id, decision)
 
 
-async def afinish(io: StoreIO, request: ApprovalRequest, scope: Scope) -> None:
-    """Async twin of `finish`."""
-    if not scope.deferred:
-        await io.amark_resumed(request.id)
+async def _arecord(store: AwaitableStore, request: ApprovalRequest, decision: AnyDecision) -> None:
+    with contextlib.suppress(AlreadyDecided):
+        await store.adecide(request.id, decision)
+
+
+def _history_ids(ledger: CallLedger, call: GatedCall) -> list[str]:
+    """The ids of every request the call can have had, in the order it had them."""
+    ids = [request_id(ledger.run_id, call.call_id)]
+    record = ledger.records.get(call.call_id)
+    if record is not None:
+        ids += [
+            request_id(ledger.run_id, f"{call.call_id}\x00recovery:{attempt}")
+            for attempt in range(1, record.attempt + 1)
+        ]
+    return ids
+
+
+def _history(ledger: CallLedger, call: GatedCall, store: ApprovalStore) -> list[ApprovalRequest]:
+    """The call's answered requests before its first pending one (each took a turn)."""
+    found: list[ApprovalRequest] = []
+    for rid in _history_ids(ledger, call):
+        try:
+            request = store.get(rid)
+        except UnknownRequest:
+            continue
+        if request.is_pending:
+            break
+        found.append(request)
+    return found
+
+
+async def _ahistory(
+    ledger: CallLedger, call: GatedCall, store: AwaitableStore
+) -> list[ApprovalRequest]:
+    """Async twin of `_history`."""
+    found: list[ApprovalRequest] = []
+    for rid in _history_ids(ledger, call):
+        try:
+            request = await store.aget(rid)
+        except UnknownRequest:
+            continue
+        if request.is_pending:
+            break
+        found.append(request)
+    return found

@@ -1,4 +1,4 @@
-"""The runner's async half: `astart`, `aresume`, `astream`, `astream_resume`.
+"""The runner's async half: `astart`, `aresume`, `astream`, `astream_resume`, `aretry`.
 
 Twin of the sync methods in `hitl_langgraph.runner`, for graphs run with ``ainvoke`` /
 ``astream``: the graph's ``a`` methods are awaited, and so is the store when it is
@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from hitl_core.errors import UnknownRequest, UnknownRun
+from hitl_core.calls import AsyncRunPass, CallLedger
+from hitl_core.errors import UnknownRequest
 from hitl_core.requests import ApprovalRequest
-from hitl_core.stores import RunRecord, RunStatus
-from hitl_langgraph._runner_base import Modes, RunnerBase, alast, paused_info
+from hitl_core.stores import Lease, RunStatus
+from hitl_core.stores.awaitable import AwaitableStore
+from hitl_langgraph._runner_base import Modes, RunnerBase, alast
+from hitl_langgraph.active import runner_active
 from hitl_langgraph.outcomes import Chunk, Outcome, RunInfo, StreamItem
 from hitl_langgraph.pending import bind_all
 
@@ -39,20 +42,23 @@ class AsyncRuns(RunnerBase):
     ) -> AsyncIterator[StreamItem]:
         """Async twin of `ApprovalRunner.stream`."""
         info = self._info(thread_id, context)
-        try:
-            existing: RunRecord | None = await self.io.aload_run(info.thread_id)
-        except UnknownRun:
-            existing = None
-        record, expected = self._opening(info, existing)
-        version = (await self.io.asave_run(record, expected_version=expected)).version
-        async for item in self._adrive(input, info, version, [], stream_mode):
-            yield item
+        async with self._apass(info.thread_id) as run:
+            await run.acreate(info.model_dump_json(), info.context, again=True)
+            ledger = await run.acalls(info.context)
+            async for item in self._adrive(input, info, run, ledger, stream_mode):
+                yield item
 
     async def aresume(
-        self, thread_id: str, decisions: Mapping[str, Any] | None = None, *, by: str | None = None
+        self,
+        thread_id: str,
+        decisions: Mapping[str, Any] | None = None,
+        *,
+        by: str | None = None,
+        lease: Lease | None = None,
+        wait: float | None = None,
     ) -> Outcome:
         """Async twin of `ApprovalRunner.resume`."""
-        return await alast(self.astream_resume(thread_id, decisions, by=by))
+        return await alast(self.astream_resume(thread_id, decisions, by=by, lease=lease, wait=wait))
 
     async def astream_resume(
         self,
@@ -61,64 +67,65 @@ class AsyncRuns(RunnerBase):
         *,
         by: str | None = None,
         stream_mode: Modes = "updates",
+        lease: Lease | None = None,
+        wait: float | None = None,
     ) -> AsyncIterator[StreamItem]:
         """Async twin of `ApprovalRunner.stream_resume`."""
-        io = self.io
-        record = await io.aload_run(thread_id)
-        info = paused_info(record)
-        waiting, through = self._read(info, await self.graph.aget_state(self._config(info)))
-        if decisions:
-            known = {w.request.id: await self._aknown(w.request) for w in waiting}
-            for request_id, decision in bind_all(
-                thread_id, waiting, known, decisions, by=by, now=io.clock.now()
-            ):
-                await io.adecide(request_id, decision)
-        await io.aexpire_due(run_id=thread_id)
-        stored = {w.request.id: await self._astored(w.request) for w in waiting}
-        plan = self._plan(waiting, stored, through, await io.aanswered_ids(thread_id))
-        if plan.idle:
-            if plan.unsaved or plan.orphans:  # repair what a crashed pass left behind
-                again = self._record(info, RunStatus.PAUSED)
-                await io.asave_run(
-                    again, plan.unsaved, resumed=plan.orphans, expected_version=record.version
-                )
-            yield self._paused(info, waiting, [stored[w.request.id] or w.request for w in waiting])
-            return
-        async for item in self._adrive(
-            plan.command, info, record.version, plan.before, stream_mode
-        ):
-            yield item
+        async with self._apass(thread_id, lease=lease, wait=wait) as run:
+            io = run.store
+            info = RunInfo.load(thread_id, (await run.aload()).state)
+            waiting = self._read(info, await self.graph.aget_state(self._config(info)))
+            if decisions:
+                known = {w.request.id: await _astored(io, w.request) or w.request for w in waiting}
+                for request_id, decision in bind_all(
+                    thread_id, waiting, known, decisions, by=by, now=io.clock.now()
+                ):
+                    await io.adecide(request_id, decision)
+            ledger = await run.acalls(info.context)
+            stored = {w.request.id: await _astored(io, w.request) for w in waiting}
+            plan = self._plan(info, waiting, stored, ledger)
+            answered = [r.id for r in await io.aanswered(thread_id)]
+            self._orphans(ledger, answered, waiting)
+            if plan.idle:
+                if ledger.new_requests or ledger.applied:  # repair what a crashed pass left
+                    await run.asave(RunStatus.PAUSED, info.model_dump_json())
+                requests = [stored[w.request.id] or w.request for w in waiting]
+                yield self._paused(info, waiting, requests)
+                return
+            async for item in self._adrive(plan.command, info, run, ledger, stream_mode):
+                yield item
+
+    async def aretry(self, thread_id: str, *, by: str) -> Outcome:
+        """Async twin of `ApprovalRunner.retry`."""
+        await self.io.aretry_run(thread_id, by=by)
+        return await self.aresume(thread_id)
 
     async def _adrive(
-        self, input: Any, info: RunInfo, version: int, before: list[str], modes: Modes
+        self, input: Any, info: RunInfo, run: AsyncRunPass, ledger: CallLedger, modes: Modes
     ) -> AsyncIterator[StreamItem]:
         """Async twin of `ApprovalRunner._drive`."""
-        config, io = self._config(info), self.io
+        config, io = self._config(info), run.store
+        chunks = self.graph.astream(input, config, stream_mode=self._modes(modes)).__aiter__()
         while True:
-            async for mode, data in self.graph.astream(
-                input, config, stream_mode=self._modes(modes)
-            ):
-                yield Chunk(mode, data)
-            snapshot = await self.graph.aget_state(config)
-            waiting, through = self._read(info, snapshot)
-            if not through:
-                break
-            input = self._through(through)
-        new = [w.request for w in waiting if await self._astored(w.request) is None]
-        status, applied = self._status(info, snapshot, waiting, before)
-        record = self._record(info, status)
-        await io.asave_run(record, new, resumed=applied, expected_version=version)
+            with runner_active(ledger, self.io):
+                try:
+                    mode, data = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+            yield Chunk(mode, data)
+        snapshot = await self.graph.aget_state(config)
+        waiting = self._read(info, snapshot)
+        stored = {w.request.id: await _astored(io, w.request) for w in waiting}
+        status = self._stopped(info, snapshot, waiting, stored, ledger)
+        await run.asave(status, info.model_dump_json())
         if waiting:
             yield self._paused(info, waiting, [await io.aget(w.request.id) for w in waiting])
         else:
             yield self._completed(info, snapshot)
 
-    async def _astored(self, request: ApprovalRequest) -> ApprovalRequest | None:
-        try:
-            return await self.io.aget(request.id)
-        except UnknownRequest:
-            return None
 
-    async def _aknown(self, request: ApprovalRequest) -> ApprovalRequest:
-        """The stored request, or the raised one if a crash kept it from being saved."""
-        return await self._astored(request) or request
+async def _astored(io: AwaitableStore, request: ApprovalRequest) -> ApprovalRequest | None:
+    try:
+        return await io.aget(request.id)
+    except UnknownRequest:
+        return None

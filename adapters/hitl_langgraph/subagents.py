@@ -14,6 +14,8 @@ from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.tools import BaseTool, StructuredTool
 from langgraph.pregel import Pregel
 
+from hitl_langgraph.gate import AGENT_TOOL_KEY
+
 __all__ = ["agent_tool"]
 
 
@@ -29,7 +31,9 @@ def agent_tool(graph: Pregel[Any, Any, Any, Any], name: str, description: str) -
     async def arun(task: str) -> str:
         return _answer(await graph.ainvoke({"messages": [HumanMessage(task)]}))
 
-    return StructuredTool.from_function(run, coroutine=arun, name=name, description=description)
+    tool = StructuredTool.from_function(run, coroutine=arun, name=name, description=description)
+    tool.metadata = {**(tool.metadata or {}), AGENT_TOOL_KEY: True}  # its calls are gated inside
+    return tool
 
 
 def _answer(state: Any) -> str:

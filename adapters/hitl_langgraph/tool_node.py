@@ -20,7 +20,7 @@ from langgraph.prebuilt import ToolNode
 from langgraph.types import Send
 
 from hitl_core.policy import Policy
-from hitl_langgraph._store_io import AnyStore
+from hitl_core.stores.awaitable import AnyStore
 from hitl_langgraph.gate import ToolGate, ask_human_tool
 
 __all__ = ["ApprovalToolNode", "route_tool_calls", "tool_calls_router"]

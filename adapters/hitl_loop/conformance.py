@@ -13,7 +13,7 @@ from hitl_conformance import (
     ScriptedCall,
     recording_tools,
 )
-from hitl_core import open_store
+from hitl_core import Lease, open_store
 from hitl_loop.loop import ToolLoop
 from hitl_loop.messages import Message, ToolCall, ToolSpec
 from hitl_loop.scripted import ScriptedModel
@@ -72,8 +72,8 @@ class LoopDriver:
     def start(self, run_id: str) -> RunOutcome:
         return _neutral(self.loop.start(self.config.scenario.prompt, run_id=run_id))
 
-    def resume(self, run_id: str) -> RunOutcome:
-        return _neutral(self.loop.resume(run_id))
+    def resume(self, run_id: str, *, lease: Lease | None = None) -> RunOutcome:
+        return _neutral(self.loop.resume(run_id, lease=lease))
 
     def start_streamed(self, run_id: str) -> RunOutcome:
         return _drained(self.loop.stream(self.config.scenario.prompt, run_id=run_id))

@@ -1,23 +1,36 @@
 """The plain tool-calling loop with the four moves: gate, suspend + persist, decide, resume.
 
-Decide is the store's (`store.decide(request_id, decision)`); the other three are the
-named methods `_gate`, `_suspend` and `resume` below.
+Every start and resume is a `hitl_core.calls.RunPass` (the run's lease, its saves, what
+a failure leaves), and every call goes through the pass's `CallLedger`, which decides
+whether it waits, is answered, or runs (claimed before, recorded after). This module only
+translates: the loop's turns and calls into `GatedCall`s, the ledger's steps back into
+tool messages. Decide is the store's (`store.decide(request_id, decision)`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
+from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
-from hitl_core.actions import ProposedAction
-from hitl_core.ask import ASK_HUMAN_ALLOWED, ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
-from hitl_core.errors import AdapterError, InvalidRunState, RunExists, RunNotPaused, UnknownRun
-from hitl_core.outcomes import Answer, RunTool, resolve, tool_result
-from hitl_core.policy import Policy, Verdict
+from hitl_core.ask import ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
+from hitl_core.calls import (
+    DEFAULT_LEASE,
+    Answer,
+    CallLedger,
+    Executed,
+    GatedCall,
+    Run,
+    RunPass,
+    Step,
+    Wait,
+)
+from hitl_core.errors import AdapterError
+from hitl_core.outcomes import unknown_tool_text
+from hitl_core.policy import Policy
 from hitl_core.requests import ApprovalRequest
-from hitl_core.stores import ApprovalStore, ExecutionRecord, RunRecord, RunStatus, open_store
+from hitl_core.stores import ApprovalStore, Lease, RunStatus, open_store
 from hitl_loop.agent_tool import AgentTool
 from hitl_loop.messages import Message, ToolCall, ToolSpec
 from hitl_loop.model import ChatModel
@@ -38,6 +51,9 @@ __all__ = ["ADAPTER", "StepLimitReached", "ToolLoop"]
 
 ADAPTER = "hitl_loop"
 
+Waiting = dict[str, ApprovalRequest]
+"""The requests a pass found its calls waiting on, by request id."""
+
 
 class StepLimitReached(AdapterError):
     """The model kept calling tools past `max_steps`; the run is saved as failed."""
@@ -57,11 +73,13 @@ class ToolLoop:
     Args:
         model: any `ChatModel` (`OpenAIChatModel`, `ScriptedModel`...).
         tools: functions (schemas come from their type hints) or `Tool`s.
-        policy: decides which calls need a human.
+        policy: decides which calls need a human (a tool's own ``requires_approval``
+            gates its calls whatever the policy says).
         store: an `ApprovalStore` or a store URL.
         system: the system prompt.
         ask_human: offer the `ask_human` tool, answered by a respond decision.
         max_steps: model turns allowed per run.
+        lease: how long a pass holds the run between renewals.
     """
 
     def __init__(
@@ -74,6 +92,7 @@ class ToolLoop:
         system: str | None = None,
         ask_human: bool = True,
         max_steps: int = 25,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.model = model
         self.agents = {t.name: t for t in tools if isinstance(t, AgentTool)}
@@ -90,6 +109,7 @@ class ToolLoop:
         self.system = system
         self.ask_human = ask_human
         self.max_steps = max_steps
+        self.lease = lease
         self._specs = [t.spec for t in self.tools.values()] + [a.spec for a in self.agents.values()]
         if ask_human:
             self._specs.append(
@@ -105,9 +125,14 @@ class ToolLoop:
     def start(
         self, prompt: str, *, run_id: str | None = None, context: Mapping[str, Any] | None = None
     ) -> LoopOutcome:
-        """Run the agent on `prompt` until it answers or pauses on a human."""
-        state = self._new_state(prompt, run_id, context)
-        return self._advance(state, self._save(state, RunStatus.RUNNING, new=True))
+        """Run the agent on `prompt` until it answers or pauses on a human.
+
+        Raises:
+            RunExists: `run_id` is taken; the stored run is unchanged.
+            RunBusy: another process is starting a run under the same id.
+            InvalidIdentity: ``context["requested_by"]`` is not a usable identity.
+        """
+        return _last(self.stream(prompt, run_id=run_id, context=context))
 
     def stream(
         self, prompt: str, *, run_id: str | None = None, context: Mapping[str, Any] | None = None
@@ -117,25 +142,7 @@ class ToolLoop:
         The last event is the `Paused` or `Completed` outcome; the pending requests are
         only complete once the stream is drained.
         """
-        state = self._new_state(prompt, run_id, context)
-        yield from self._stream(state, self._save(state, RunStatus.RUNNING, new=True))
-
-    def as_tool(self, name: str, description: str) -> AgentTool:
-        """This agent as a tool of another `ToolLoop` (its one argument is ``task``).
-
-        Its gated calls pause the parent's whole run, under the parent's run id.
-        """
-        return AgentTool(self, name, description)
-
-    def _new_state(
-        self, prompt: str, run_id: str | None, context: Mapping[str, Any] | None
-    ) -> LoopState:
-        messages = [Message.system(self.system)] if self.system else []
-        return LoopState(
-            run_id=run_id or f"run_{uuid4().hex}",
-            messages=[*messages, Message.user(prompt)],
-            context=dict(context or {}),
-        )
+        yield from self._start(self._new_state(prompt, run_id, context))
 
     def start_plan(
         self,
@@ -163,99 +170,111 @@ class ToolLoop:
             },
             context=dict(context or {}),
         )
-        return self._advance(state, self._save(state, RunStatus.RUNNING, new=True))
+        return _last(self._start(state))
 
-    # -- the moves --------------------------------------------------------------------
+    def as_tool(self, name: str, description: str) -> AgentTool:
+        """This agent as a tool of another `ToolLoop` (its one argument is ``task``).
 
-    def _gate(self, call: ToolCall, state: LoopState) -> Verdict:
-        """Move 1: does this call need a human? Pure, so it gives the same answer on resume."""
-        if self.ask_human and call.name == ASK_HUMAN_TOOL:
-            question = call.args.get("question", "")
-            verdict = self.policy.check(call.name, call.args, state.context)
-            return dataclasses.replace(
-                verdict,
-                required=True,
-                reason=f"the agent asks: {question}",
-                allowed=ASK_HUMAN_ALLOWED,
-            )
-        verdict = self.policy.check(call.name, call.args, state.context)
-        if not verdict.required and call.id in state.forced:
-            return dataclasses.replace(verdict, required=True, reason=state.forced[call.id])
-        return verdict
+        Its gated calls pause the parent's whole run, under the parent's run id.
+        """
+        return AgentTool(self, name, description)
 
-    def _suspend(
-        self, state: LoopState, new: list[ApprovalRequest], version: int, applied: list[str]
-    ) -> Paused:
-        """Move 2: save the whole loop state and the new requests in one write; keep nothing."""
-        self._save(state, RunStatus.PAUSED, requests=new, resumed=applied, version=version)
-        pending = [self.store.get(r) for r in state.pending_request_ids()]
-        return Paused(run_id=state.run_id, requests=pending)
+    def _new_state(
+        self, prompt: str, run_id: str | None, context: Mapping[str, Any] | None
+    ) -> LoopState:
+        messages = [Message.system(self.system)] if self.system else []
+        return LoopState(
+            run_id=run_id or f"run_{uuid4().hex}",
+            messages=[*messages, Message.user(prompt)],
+            context=dict(context or {}),
+        )
 
-    def resume(self, run_id: str) -> LoopOutcome:
+    def _start(self, state: LoopState) -> Iterator[LoopEvent]:
+        with self._pass(state.run_id) as run:
+            run.create(state.model_dump_json(), state.context)
+            yield from self._stream(state, run)
+
+    # -- resuming -----------------------------------------------------------------------
+
+    def resume(
+        self, run_id: str, *, lease: Lease | None = None, wait: float | None = None
+    ) -> LoopOutcome:
         """Move 4: reload the run from the store, apply recorded decisions, continue.
 
         Calls whose requests are still pending stay pending (the result is `Paused`
         again); due requests take their expiry outcome first.
 
+        Args:
+            lease: a lease on the run already taken (a worker's claim); else one is taken.
+            wait: seconds to wait for another pass's lease to end (default: none).
+
         Raises:
             UnknownRun: nothing is stored under `run_id`.
             RunNotPaused: the run completed, failed or was cancelled.
+            RunBusy: another pass holds the run's lease; nothing was done.
             InvalidRunState: the stored snapshot is not a readable `hitl_loop` state.
         """
-        return self._advance(*self._load(run_id))
+        return _last(self.stream_resume(run_id, lease=lease, wait=wait))
 
-    def stream_resume(self, run_id: str) -> Iterator[LoopEvent]:
+    def stream_resume(
+        self, run_id: str, *, lease: Lease | None = None, wait: float | None = None
+    ) -> Iterator[LoopEvent]:
         """`resume`, yielding events as `stream` does."""
-        yield from self._stream(*self._load(run_id))
+        with self._pass(run_id, lease=lease, wait=wait) as run:
+            record = run.load()
+            yield from self._stream(LoopState.load(run_id, record.state), run)
 
-    def _load(self, run_id: str) -> tuple[LoopState, int]:
-        """The paused run's state and the version the next save must match."""
-        record = self.store.load_run(run_id)
-        if record.adapter != ADAPTER:
-            raise InvalidRunState(run_id, f"it was paused by {record.adapter}, not {ADAPTER}")
-        if record.status is not RunStatus.PAUSED:
-            raise RunNotPaused(run_id, record.status.value)
-        state = LoopState.load(run_id, record.state)
-        self.store.expire_due(run_id=run_id)
-        return state, record.version
+    def retry(self, run_id: str, *, by: str) -> LoopOutcome:
+        """Reopen a failed run and resume it from its last saved state.
+
+        Calls that ran before the failure are answered from the ledger, never run again.
+
+        Raises:
+            RunNotFailed: the run did not fail; UnknownRun: there is no such run.
+        """
+        self.store.retry_run(run_id, by=by)
+        return self.resume(run_id)
+
+    def _pass(self, run_id: str, **options: Any) -> RunPass:
+        return RunPass(
+            self.store,
+            run_id,
+            adapter=ADAPTER,
+            policy=self.policy,
+            ttl=self.lease,
+            ask_human=self.ask_human,
+            **options,
+        )
 
     # -- the loop ---------------------------------------------------------------------
 
-    def _advance(self, state: LoopState, version: int) -> LoopOutcome:
+    def _stream(self, state: LoopState, run: RunPass) -> Iterator[LoopEvent]:
         """Drive the run to its next stop (a pause or the end) and save it there."""
-        *_, last = self._stream(state, version)
-        assert isinstance(last, Paused | Completed)
-        return last
-
-    def _stream(self, state: LoopState, version: int) -> Iterator[LoopEvent]:
-        executions = self.store.executions(state.run_id)
-        new: list[ApprovalRequest] = []
-        waiting_before = state.pending_request_ids()
-        try:
-            output = yield from self._run(state, executions, new)
-        except StepLimitReached:
-            self._save(state, RunStatus.FAILED, version=version)
-            raise
-        # Requests this pass applied are marked resumed in the same write as the state.
-        still_waiting = set(state.pending_request_ids())
-        applied = [r for r in waiting_before if r not in still_waiting]
-        if output is None:
-            yield self._suspend(state, new, version, applied)
-        else:
-            yield self._complete(state, output, version, applied)
+        ledger = run.calls(state.context)
+        waiting: Waiting = {}
+        output = yield from self._run(state, ledger, waiting)
+        if output is None:  # move 2: the whole state and the new requests, in one write
+            run.save(RunStatus.PAUSED, state.model_dump_json())
+            requests = [waiting[r] for r in state.pending_request_ids() if r in waiting]
+            yield Paused(run_id=state.run_id, requests=requests)
+            return
+        state.output = output
+        run.save(RunStatus.COMPLETED, state.model_dump_json())
+        yield Completed(run_id=state.run_id, output=output, messages=list(state.messages))
 
     def _run(
-        self, state: LoopState, executions: dict[str, ExecutionRecord], new: list[ApprovalRequest]
+        self, state: LoopState, ledger: CallLedger, waiting: Waiting
     ) -> Generator[LoopEvent, None, str | None]:
         """Take turns until the model answers (its answer) or a call waits on a human (None).
 
         Saves nothing, so a sub-agent's state can run inside its parent's.
         """
+        ledger = ledger.scoped(policy=self.policy, ask_human=self.ask_human)
         while True:
             if state.turn:
                 for call in state.turn:
                     if call.id not in state.results:
-                        self._work_on(call, state, executions, new)
+                        self._work_on(call, state, ledger, waiting)
                         if call.id in state.results:
                             result = state.results[call.id]
                             yield ToolSettled(
@@ -285,225 +304,100 @@ class ToolLoop:
             state.turn = list(reply.tool_calls)
 
     def _work_on(
-        self,
-        call: ToolCall,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        new: list[ApprovalRequest],
+        self, call: ToolCall, state: LoopState, ledger: CallLedger, waiting: Waiting
     ) -> None:
-        """Take one call of the turn as far as it can go now."""
-        result: ToolResult | None
+        """Take one call of the turn as far as it can go now (the ledger decides how far)."""
         if call.id in state.children:
-            result = self._continue_child(call, state, executions, new)
-        elif call.id in state.waiting:
-            request = self.store.get(state.waiting[call.id])
-            if request.is_pending:
-                return
-            del state.waiting[call.id]
-            result = self._apply(request, call, state, executions, new)
-        elif (problem := self._check_arguments(call)) is not None:
-            result = problem
-        elif (verdict := self._gate(call, state)).required:
-            self._raise_request(call, verdict, state, new)
+            self._continue_child(call, state, ledger, waiting)
             return
+        step = self._step(call, state, ledger)
+        if isinstance(step, Wait):
+            state.waiting[call.id] = step.request.id
+            waiting[step.request.id] = step.request
+            return
+        state.waiting.pop(call.id, None)
+        if isinstance(step, Answer):
+            state.results[call.id] = ToolResult(content=step.content, is_error=step.is_error)
+        elif call.name in self.agents:
+            task = self.agents[call.name].task_of(step.args) or ""
+            child = self.agents[call.name].loop._new_state(task, state.run_id, state.context)
+            state.children[call.id] = child
+            self._continue_child(call, state, ledger, waiting)
         else:
-            result = self._run_call(call, call.args, None, state, executions, new)
-        if result is not None:
-            state.results[call.id] = result
+            ran = ledger.run(step, self._invoker(call.name), self.store)
+            state.results[call.id] = ToolResult(content=ran.content, is_error=ran.is_error)
 
-    def _check_arguments(self, call: ToolCall) -> ToolResult | None:
-        """An error result for calls no human should be asked about: unknown or malformed."""
+    def _step(self, call: ToolCall, state: LoopState, ledger: CallLedger) -> Step:
+        """What the ledger says happens next to `call` (the one question the loop asks)."""
+        return ledger.step(self._gated(call, state), self.store)
+
+    def _continue_child(
+        self, call: ToolCall, state: LoopState, ledger: CallLedger, waiting: Waiting
+    ) -> None:
+        """Advance a sub-agent; its final answer becomes the call's (recorded) result."""
+        agent = self.agents[call.name]
+        output = _drain(agent.loop._run(state.children[call.id], ledger, waiting))
+        if output is None:
+            return
+        del state.children[call.id]
+        step = ledger.step(self._gated(call, state), self.store)
+        assert isinstance(step, Run), "an agent call that ran was released"
+        ran = ledger.finish_composite(step, output, self.store)
+        state.results[call.id] = ToolResult(content=ran.content, is_error=ran.is_error)
+
+    def _gated(self, call: ToolCall, state: LoopState) -> GatedCall:
+        """The call as the ledger sees it: its tool's schema and flags, or its problem."""
+        tool, agent = self.tools.get(call.name), self.agents.get(call.name)
+        forced = state.forced.get(call.id)
+        if tool is not None and tool.requires_approval and forced is None:
+            forced = f"the tool {tool.name} requires approval"
+        return GatedCall(
+            tool=call.name,
+            args=dict(call.args),
+            call_id=call.id,
+            schema=tool.schema if tool else agent.spec.parameters if agent else None,
+            required_by=forced,
+            problem=self._problem(call),
+            idempotent=tool.idempotent if tool else False,
+            composite=agent is not None,
+        )
+
+    def _problem(self, call: ToolCall) -> str | None:
+        """Why no human should be asked about the call: unknown tool or malformed arguments."""
         tool, agent = self.tools.get(call.name), self.agents.get(call.name)
         if tool is not None:
             try:
                 tool.validate(call.args)
             except InvalidToolArguments as error:
-                return ToolResult(content=str(error), is_error=True)
+                return str(error)
             return None
         if agent is not None:
             if agent.task_of(call.args) is None:
-                message = f'Invalid arguments for {call.name}: expected {{"task": "..."}}.'
-                return ToolResult(content=message, is_error=True)
+                return f'Invalid arguments for {call.name}: expected {{"task": "..."}}.'
             return None
         if call.name == ASK_HUMAN_TOOL and self.ask_human:
             return None
-        return self._unknown_tool(call)
+        return unknown_tool_text(call.name, list(self.tools) + list(self.agents))
 
-    def _raise_request(
-        self, call: ToolCall, verdict: Verdict, state: LoopState, new: list[ApprovalRequest]
-    ) -> None:
-        """Move 2's first half: a pending request for the call (saved with the state)."""
-        tool, agent = self.tools.get(call.name), self.agents.get(call.name)
-        schema = tool.schema if tool else (agent.spec.parameters if agent else ASK_HUMAN_SCHEMA)
-        request = ApprovalRequest.create(
-            run_id=state.run_id,
-            adapter=ADAPTER,
-            action=ProposedAction(
-                tool=call.name, args=call.args, call_id=call.id, args_schema=schema
-            ),
-            reason=verdict.reason,
-            allowed=verdict.allowed,
-            context=state.context,
-            now=self.store.clock.now(),
-            expires_in=verdict.expires_in,
-            on_expiry=verdict.on_expiry,
-        )
-        state.waiting[call.id] = request.id
-        new.append(request)
+    def _invoker(self, name: str) -> Callable[[dict[str, Any]], Executed]:
+        tool = self.tools[name]
 
-    def _apply(
-        self,
-        request: ApprovalRequest,
-        call: ToolCall,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        new: list[ApprovalRequest],
-    ) -> ToolResult | None:
-        """Move 4's core: turn the recorded decision into the call's result.
-
-        None when the approved call is a sub-agent that paused in its turn.
-        """
-        resolution = resolve(request)
-        result: ToolResult | None
-        if isinstance(resolution, Answer):
-            result = ToolResult(content=resolution.content, is_error=resolution.is_error)
-        else:
-            result = self._run_call(
-                call, resolution.args, resolution, state, executions, new, request.id
-            )
-        return result
-
-    def _run_call(
-        self,
-        call: ToolCall,
-        args: dict[str, Any],
-        review: RunTool | None,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        new: list[ApprovalRequest],
-        request_id: str | None = None,
-    ) -> ToolResult | None:
-        """Run a released call: a tool executes; a sub-agent starts (None if it pauses)."""
-        agent = self.agents.get(call.name)
-        if agent is None or call.id in executions:
-            return self._execute(call, args, review, state, executions, request_id)
-        task = agent.task_of(args) or ""
-        state.children[call.id] = agent.loop._new_state(task, state.run_id, state.context)
-        return self._continue_child(call, state, executions, new)
-
-    def _continue_child(
-        self,
-        call: ToolCall,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        new: list[ApprovalRequest],
-    ) -> ToolResult | None:
-        """Advance a sub-agent; its final answer becomes the call's (recorded) result."""
-        agent = self.agents[call.name]
-        output = _drain(agent.loop._run(state.children[call.id], executions, new))
-        if output is None:
-            return None
-        del state.children[call.id]
-        return self._record(call, call.args, output, False, state, executions, None)
-
-    def _execute(
-        self,
-        call: ToolCall,
-        args: dict[str, Any],
-        review: RunTool | None,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        request_id: str | None = None,
-    ) -> ToolResult:
-        """Run a call exactly once: a call recorded as executed is never run again."""
-        done = executions.get(call.id)
-        if done is not None:
-            return ToolResult(content=done.output, is_error=done.is_error)
-        tool = self.tools.get(call.name)
-        if tool is None:
-            return self._unknown_tool(call)
-        try:
-            output, is_error = tool.invoke(args), False
-        except InvalidToolArguments as error:
-            return ToolResult(content=str(error), is_error=True)
-        except Exception as error:  # a tool failure is the model's to handle, not the loop's
-            output, is_error = f"Tool {call.name} failed: {type(error).__name__}: {error}", True
-        content = tool_result(review, output) if review else output
-        return self._record(call, args, content, is_error, state, executions, request_id)
-
-    def _record(
-        self,
-        call: ToolCall,
-        args: dict[str, Any],
-        content: str,
-        is_error: bool,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        request_id: str | None,
-    ) -> ToolResult:
-        """Record that the call ran (first record wins) and return what the model sees."""
-        record = self.store.record_execution(
-            ExecutionRecord(
-                run_id=state.run_id,
-                call_id=call.id,
-                tool=call.name,
-                args=args,
-                output=content,
-                is_error=is_error,
-                at=self.store.clock.now(),
-                request_id=request_id,
-                adapter=ADAPTER,
-            )
-        )
-        executions[call.id] = record
-        return ToolResult(content=record.output, is_error=record.is_error)
-
-    def _unknown_tool(self, call: ToolCall) -> ToolResult:
-        names = ", ".join(sorted(self.tools)) or "(none)"
-        return ToolResult(
-            content=f"There is no tool {call.name!r}. Available tools: {names}.", is_error=True
-        )
-
-    # -- persistence ------------------------------------------------------------------
-
-    def _save(
-        self,
-        state: LoopState,
-        status: RunStatus,
-        *,
-        requests: list[ApprovalRequest] | None = None,
-        resumed: list[str] | None = None,
-        version: int | None = None,
-        new: bool = False,
-    ) -> int:
-        """Write the snapshot; returns the stored version the next save must match."""
-        if new:
+        def invoke(args: dict[str, Any]) -> Executed:
             try:
-                existing = self.store.load_run(state.run_id)
-            except UnknownRun:
-                pass
-            else:
-                raise RunExists(state.run_id, existing.status.value)
-        now = self.store.clock.now()
-        record = RunRecord(
-            run_id=state.run_id,
-            adapter=ADAPTER,
-            status=status,
-            state=state.model_dump_json(),
-            created_at=now,
-            updated_at=now,
-        )
-        saved = self.store.save_run(
-            record, requests or [], resumed=resumed or [], expected_version=0 if new else version
-        )
-        return saved.version
+                return Executed(tool.invoke(args))
+            except InvalidToolArguments as error:  # an edit Python's signature refuses
+                return Executed(str(error), is_error=True)
 
-    def _complete(
-        self, state: LoopState, output: str, version: int, applied: list[str]
-    ) -> Completed:
-        state.output = output
-        self._save(state, RunStatus.COMPLETED, resumed=applied, version=version)
-        return Completed(run_id=state.run_id, output=output, messages=list(state.messages))
+        return invoke
+
+
+def _last(events: Iterator[LoopEvent]) -> LoopOutcome:
+    """Drain a run's events; its outcome (the last one)."""
+    last: LoopEvent | None = None
+    for last in events:  # noqa: B007 - drained for its last item
+        pass
+    assert isinstance(last, Paused | Completed)
+    return last
 
 
 def _drain(events: Generator[LoopEvent, None, str | None]) -> str | None:

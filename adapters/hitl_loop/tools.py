@@ -27,6 +27,11 @@ class Tool:
     description: str
     fn: Callable[..., Any]
     args_model: type[BaseModel]
+    requires_approval: bool = False
+    """Every call pauses for a human, whatever the policy says (a policy only adds gates)."""
+    idempotent: bool = False
+    """Safe to run twice: after a crash left a call's outcome unknown, it is retried
+    (with the same idempotency key) instead of being put to a person."""
     schema: dict[str, Any] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -36,7 +41,13 @@ class Tool:
 
     @classmethod
     def from_function(
-        cls, fn: Callable[..., Any], *, name: str | None = None, description: str | None = None
+        cls,
+        fn: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        requires_approval: bool = False,
+        idempotent: bool = False,
     ) -> Tool:
         """Wrap `fn`; its parameters must be annotated, its docstring describes it."""
         hints = get_type_hints(fn)
@@ -50,7 +61,8 @@ class Tool:
         tool_name = name or fn.__name__
         model = create_model(f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields)
         doc = inspect.getdoc(fn) or ""
-        return cls(tool_name, description or doc.split("\n\n")[0] or tool_name, fn, model)
+        summary = description or doc.split("\n\n")[0] or tool_name
+        return cls(tool_name, summary, fn, model, requires_approval, idempotent)
 
     @property
     def spec(self) -> ToolSpec:
@@ -81,9 +93,20 @@ class Tool:
 
 
 def tool(
-    fn: Callable[..., Any] | None = None, *, name: str | None = None, description: str | None = None
+    fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    requires_approval: bool = False,
+    idempotent: bool = False,
 ) -> Any:
-    """Decorator form of `Tool.from_function`: ``@tool`` or ``@tool(name="pay")``."""
+    """Decorator form of `Tool.from_function`: ``@tool`` or ``@tool(requires_approval=True)``."""
+    options: dict[str, Any] = {
+        "name": name,
+        "description": description,
+        "requires_approval": requires_approval,
+        "idempotent": idempotent,
+    }
     if fn is None:
-        return lambda f: Tool.from_function(f, name=name, description=description)
-    return Tool.from_function(fn, name=name, description=description)
+        return lambda f: Tool.from_function(f, **options)
+    return Tool.from_function(fn, **options)

@@ -8,10 +8,10 @@ runner.resume(outcome.run_id)                  # in this or any other process
 ``await runner.astart(...)`` / ``aresume`` / ``astream`` are the async forms.
 """
 
+from hitl_core.stores.async_base import AsyncApprovalStore as AsyncApprovalStore
 from hitl_openai_agents.errors import AgentGraphMismatch as AgentGraphMismatch
 from hitl_openai_agents.errors import AgentRunFailed as AgentRunFailed
 from hitl_openai_agents.errors import CallNotPending as CallNotPending
-from hitl_openai_agents.errors import RunStateTampered as RunStateTampered
 from hitl_openai_agents.errors import RunStateUnreadable as RunStateUnreadable
 from hitl_openai_agents.errors import SyncCallInEventLoop as SyncCallInEventLoop
 from hitl_openai_agents.errors import TurnLimitReached as TurnLimitReached
@@ -26,7 +26,6 @@ from hitl_openai_agents.scripted import ScriptedModel as ScriptedModel
 from hitl_openai_agents.scripted import ScriptExhausted as ScriptExhausted
 from hitl_openai_agents.scripted import call as call
 from hitl_openai_agents.scripted import tool_outputs as tool_outputs
-from hitl_openai_agents.stores import AsyncApprovalStore as AsyncApprovalStore
 
 __all__ = [
     "ADAPTER",
@@ -40,7 +39,6 @@ __all__ = [
     "Completed",
     "Outcome",
     "Paused",
-    "RunStateTampered",
     "RunStateUnreadable",
     "ScriptExhausted",
     "ScriptedModel",

@@ -1,10 +1,11 @@
-"""Move 4's core: which recorded decisions apply to the reloaded state, and how.
+"""Move 4's core: what the ledger says of each call the reloaded state waits on, applied.
 
-Each call the stored state waits on has a request (id from run id + call id). The request
-must show exactly that call (tool and argument digest): otherwise the state is not the
-one a human reviewed and nothing runs. A decided request becomes ``state.approve`` (approve,
-edit, respond: the gated tool applies the decision) or ``state.reject`` with the core's
-rejection text; a pending one keeps its call waiting.
+For each interruption the ledger gives the next step (a stored decision wins over the
+policy; the call must be exactly the one reviewed, else `CallRefused`). A call still
+waiting stays an interruption. Everything else is let through to its gated tool, whose
+invoker asks the ledger again and runs the call (approve, edit), answers it (respond, or
+a call already recorded) or refuses it; a rejection, or an abandoned unknown outcome,
+becomes ``state.reject`` with the core's text.
 """
 
 from __future__ import annotations
@@ -14,74 +15,68 @@ from dataclasses import dataclass, field
 
 from agents import ToolApprovalItem
 
-from hitl_core.errors import UnknownRequest
-from hitl_core.identity import request_id
-from hitl_core.outcomes import Answer, resolve
+from hitl_core.calls import Answer, Wait
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_openai_agents.errors import CallNotPending, RunStateTampered
-from hitl_openai_agents.snapshot import AgentState, call_id_of, check_reviewed
-from hitl_openai_agents.stores import StoreView
+from hitl_core.stores import CallStatus
+from hitl_core.stores.awaitable import AwaitableStore
+from hitl_openai_agents.calls import call_id_of, call_of
+from hitl_openai_agents.errors import CallNotPending
+from hitl_openai_agents.scope import RunScope
+from hitl_openai_agents.snapshot import AgentState
 
-__all__ = ["Applied", "apply_decisions"]
+__all__ = ["Applied", "check_decided_calls", "let_through"]
 
 
 @dataclass
 class Applied:
     """What applying the recorded decisions to a reloaded state did."""
 
-    released: dict[str, ApprovalRequest] = field(default_factory=dict)
-    """Call id -> the request whose decision lets the call through to its gated tool."""
-    applied: list[str] = field(default_factory=list)
-    """Ids of the requests applied, in call order: marked resumed with the next save."""
+    released: int = 0
+    """Calls let through (approved or rejected in the state) for the next ``Runner.run``."""
     waiting: list[ApprovalRequest] = field(default_factory=list)
     """Requests nobody has decided yet, in call order."""
 
 
-async def apply_decisions(
-    store: StoreView, run_id: str, state: AgentState, waits_on: Sequence[ToolApprovalItem]
-) -> Applied:
-    """Apply every recorded decision on the calls `state` waits on, to `state` (in memory).
+async def check_decided_calls(
+    store: AwaitableStore, run_id: str, waits_on: Sequence[ToolApprovalItem]
+) -> None:
+    """Refuse a run with a decision for a call its stored state does not wait on.
 
     Raises:
-        RunStateTampered: a call has no request, or not the one it waits on.
-        CallNotPending: the run has a decided request for a call the state does not wait on.
-        Nothing is written either way: the stored run and its requests are unchanged.
+        CallNotPending: a rolled-back or edited state dropped a decided call; nothing is
+            written, so the state can be restored and resumed.
     """
-    items = {request_id(run_id, call_id_of(i)): i for i in waits_on}
-    done = Applied()
-    for rid, item in items.items():
-        request = await _reviewed(store, run_id, rid, item)
-        if request.is_pending:
-            done.waiting.append(request)
-            continue
-        resolution = resolve(request)
-        if isinstance(resolution, Answer) and resolution.is_error:
-            state.reject(item, rejection_message=resolution.content)
-        else:  # approve, edit and respond all let the call through to the gated tool
-            state.approve(item)
-            done.released[call_id_of(item)] = request
-        done.applied.append(rid)
-    stray = [r for r in await store.adecided(run_id) if r.id not in items]
+    calls = {call_id_of(i) for i in waits_on}
+    decided = await store.alist_requests(status=RequestStatus.DECIDED, run_id=run_id)
+    stray = [r for r in decided.items if r.action.call_id not in calls and r.kind != "recovery"]
     if stray:
-        raise CallNotPending(run_id, stray[0].action.call_id, map(call_id_of, waits_on))
+        raise CallNotPending(run_id, stray[0].action.call_id, sorted(calls))
+
+
+async def let_through(
+    scope: RunScope, state: AgentState, items: Sequence[ToolApprovalItem]
+) -> Applied:
+    """Approve or reject in `state` every interruption the ledger no longer holds back.
+
+    Raises:
+        CallRefused: a call is not the one its request reviewed; nothing ran.
+    """
+    done = Applied()
+    for item in items:
+        call = call_of(item, scope)
+        step = await scope.ledger.astep(call, scope.store)
+        if call.problem is not None:  # nothing can run: the SDK's invoker tells the model
+            state.approve(item)
+            done.released += 1
+            continue
+        if isinstance(step, Wait):
+            done.waiting.append(step.request)
+            continue
+        record = scope.ledger.records.get(call_id_of(item))
+        settled_here = record is None or record.status is CallStatus.ABANDONED
+        if isinstance(step, Answer) and step.is_error and settled_here:
+            state.reject(item, rejection_message=step.content)
+        else:  # approve, edit, respond, a recorded call: the gated tool applies it
+            state.approve(item)
+        done.released += 1
     return done
-
-
-async def _reviewed(
-    store: StoreView, run_id: str, rid: str, item: ToolApprovalItem
-) -> ApprovalRequest:
-    """The request a human reviews for `item`, checked to show exactly that call."""
-    try:
-        request = await store.aget(rid)
-    except UnknownRequest:
-        raise RunStateTampered(
-            run_id, call_id_of(item), "has no approval request in the store"
-        ) from None
-    check_reviewed(run_id, item, request)
-    if request.status in (RequestStatus.RESUMED, RequestStatus.CANCELLED):
-        raise RunStateTampered(
-            run_id,
-            call_id_of(item),
-            f"waits on request {rid}, which is already {request.status.value}",
-        )
-    return request

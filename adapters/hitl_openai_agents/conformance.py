@@ -31,7 +31,7 @@ from hitl_conformance import (
     ScriptedCall,
     recording_tools,
 )
-from hitl_core import open_store
+from hitl_core import Lease, open_store
 from hitl_openai_agents.outcomes import AgentsEvent, Completed, Outcome, Paused
 from hitl_openai_agents.runner import ApprovalRunner
 from hitl_openai_agents.scripted import ScriptedModel, Turn, call, tool_outputs
@@ -82,8 +82,8 @@ class AgentsDriver:
     def start(self, run_id: str) -> RunOutcome:
         return _neutral(self.runner.start(self.config.scenario.prompt, run_id=run_id))
 
-    def resume(self, run_id: str) -> RunOutcome:
-        return _neutral(self.runner.resume(run_id))
+    def resume(self, run_id: str, *, lease: Lease | None = None) -> RunOutcome:
+        return _neutral(self.runner.resume(run_id, lease=lease))
 
     def start_streamed(self, run_id: str) -> RunOutcome:
         prompt = self.config.scenario.prompt

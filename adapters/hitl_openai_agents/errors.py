@@ -1,5 +1,6 @@
 """What can go wrong between a stored Agents SDK run and this process, as hitl_core errors.
 
+A pending call that differs from the request a human reviewed is the core's `CallRefused`.
 Every class here subclasses a `hitl_core.errors` base, so a caller that catches
 `InvalidRunState`, `InvalidInput` or `AdapterError` catches these too; the SDK's own
 exceptions never leave the adapter without being translated (the original is chained as
@@ -7,8 +8,7 @@ exceptions never leave the adapter without being translated (the original is cha
 
     InvalidRunState
     ├── RunStateUnreadable     not JSON, truncated, or refused by ``RunState.from_json``
-    ├── AgentGraphMismatch     saved by a different agent graph (agents or tools missing)
-    └── RunStateTampered       a pending call differs from the request a human reviewed
+    └── AgentGraphMismatch     saved by a different agent graph (agents or tools missing)
     InvalidInput
     └── CallNotPending         a decision for a call id the stored state does not wait on
     AdapterError
@@ -27,7 +27,6 @@ __all__ = [
     "AgentGraphMismatch",
     "AgentRunFailed",
     "CallNotPending",
-    "RunStateTampered",
     "RunStateUnreadable",
     "SyncCallInEventLoop",
     "TurnLimitReached",
@@ -51,16 +50,6 @@ class AgentGraphMismatch(InvalidRunState):
             "Resume it with the agents and tools that paused it",
         )
         self.missing = names
-
-
-class RunStateTampered(InvalidRunState):
-    """A call the stored state waits on is not the call its approval request reviewed."""
-
-    call_id: str
-
-    def __init__(self, run_id: str, call_id: str, problem: str) -> None:
-        super().__init__(run_id, f"call {call_id} {problem}; nothing was run")
-        self.call_id = call_id
 
 
 class CallNotPending(InvalidInput):

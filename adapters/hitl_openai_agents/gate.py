@@ -1,17 +1,17 @@
-"""Move 1, the gate: a core `Policy` drives ``needs_approval`` on every function tool of a graph.
+"""Move 1, the gate: the core ledger drives ``needs_approval`` and execution of every tool.
 
 `ApprovalGate.wrap(agent)` replaces each `FunctionTool` of the agent, of every agent it
 uses as a tool (``Agent.as_tool``) and of every `Agent` it hands off to, by a gated copy:
 
-- ``needs_approval`` asks `Policy.check` about the call's arguments exactly as the model
-  sent them. The copy's invoker is the adapter's own, not the SDK's decorator invoker, so
-  the SDK hands the predicate the raw arguments even when Pydantic would coerce them (an
-  integer 50 for a ``float`` parameter): with the decorator's invoker the SDK skips a
-  callable predicate in that case and always asks a human.
-- the invoker runs a call at most once per run (the store's execution records), applies
-  the human's decision that released it (an edit runs the corrected arguments, a respond
-  returns the answer without running anything) and tells the model, through
-  `hitl_core.outcomes.tool_result`, which arguments actually ran.
+- ``needs_approval`` keeps the tool's own setting (a bool or a callable, as its author
+  wrote it) and adds the policy: the call pauses when either says so, never when only the
+  policy would let it through. A call already reviewed waits for its decision to be applied.
+  The copy's invoker is the adapter's own, not the SDK's decorator invoker, so the SDK
+  hands the predicate the raw arguments even when Pydantic would coerce them.
+- the invoker asks the run's `CallLedger` what to do: a recorded call is answered from its
+  record, a reviewed call runs exactly as reviewed (an edit with its arguments), a respond
+  returns the answer without running anything, and every call that runs is claimed in the
+  store first and recorded after.
 
 The graph is changed in place, because ``Agent.as_tool`` runs the very agent instance it
 was built from: gating a copy would leave the sub-agent's tools ungated.
@@ -20,6 +20,7 @@ was built from: gating a copy would leave the sub-agent's tools ungated.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -27,13 +28,21 @@ from typing import Any
 from agents import Agent, FunctionTool, RunContextWrapper
 from agents.tool_context import ToolContext
 
-from hitl_core.ask import ASK_HUMAN_ALLOWED, ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
-from hitl_core.outcomes import Answer, RunTool, resolve, tool_result
-from hitl_core.policy import Policy, Verdict
-from hitl_core.stores import ExecutionRecord
-from hitl_openai_agents.scope import ADAPTER, RunScope, current_scope
+from hitl_core.ask import ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
+from hitl_core.calls import Answer, Executed, GatedCall, Run, Wait
+from hitl_core.calls.verdicts import verdict_for
+from hitl_core.errors import CallRefused
+from hitl_core.policy import Policy
+from hitl_openai_agents.scope import RunScope, current_scope
 
-__all__ = ["NO_ANSWER", "ApprovalGate", "arguments_of", "json_object", "schema_of"]
+__all__ = [
+    "NO_ANSWER",
+    "ApprovalGate",
+    "arguments_of",
+    "author_needs_approval",
+    "json_object",
+    "schema_of",
+]
 
 NO_ANSWER = "Nobody has answered this question; it was asked outside a hitl-kit run."
 """What ``ask_human`` returns when approved by hand instead of answered through the store."""
@@ -43,7 +52,8 @@ class ApprovalGate:
     """Which calls need a human, and the gated tools that enforce it.
 
     Args:
-        policy: decides, call by call, whether a human must look first.
+        policy: decides, call by call, whether a human must look first (on top of each
+            tool's own ``needs_approval``).
         ask_human: also give every gated agent the ``ask_human`` tool (answered by respond).
     """
 
@@ -51,26 +61,13 @@ class ApprovalGate:
         self.policy = policy
         self.ask_human = ask_human
 
-    def verdict(self, tool: str, args: Any, context: Mapping[str, Any] | None) -> Verdict:
-        """Does this call need a human, and on what terms? Pure, so resumes agree with it."""
-        verdict = self.policy.check(tool, args, context)
-        if self.ask_human and tool == ASK_HUMAN_TOOL:
-            question = args.get("question", "") if isinstance(args, Mapping) else ""
-            return dataclasses.replace(
-                verdict,
-                required=True,
-                reason=f"the agent asks: {question}",
-                allowed=ASK_HUMAN_ALLOWED,
-            )
-        return verdict
-
     def wrap(self, agent: Agent[Any]) -> Agent[Any]:
         """Gate `agent` and every agent it reaches through agent tools and handoffs, in place.
 
         Idempotent: tools this gate already wraps are left alone; tools another gate
-        wraps are re-gated from their original. Tools that are not `FunctionTool`s
-        (hosted tools, MCP servers) and agents behind `handoff(...)` objects are not
-        reached: gate those agents yourself with `wrap`.
+        wraps are re-gated from their original. Tools that are not `FunctionTool`s keep
+        their own approval settings and are gated by the runner when the SDK asks about
+        them; agents behind `handoff(...)` objects are not reached: gate those yourself.
 
         Returns:
             `agent`, now gated.
@@ -99,17 +96,17 @@ class ApprovalGate:
 
     def gated(self, tool: FunctionTool) -> FunctionTool:
         """A copy of `tool` whose approval and execution go through this gate."""
-        invoker = tool.on_invoke_tool
-        if isinstance(invoker, (_GatedInvoker, _AskHumanInvoker)):
+        invoker, needs = tool.on_invoke_tool, tool.needs_approval
+        if isinstance(invoker, _GatedInvoker | _AskHumanInvoker):
             if invoker.gate is self:
                 return tool
             if isinstance(invoker, _AskHumanInvoker):
                 return self.ask_human_tool()
-            invoker = invoker.original
+            invoker, needs = invoker.original, invoker.author_needs
         return dataclasses.replace(
             tool,
-            on_invoke_tool=_GatedInvoker(self, tool.name, invoker, tool._is_agent_tool),
-            needs_approval=_PolicyCheck(self, tool.name),
+            on_invoke_tool=_GatedInvoker(self, tool, invoker, needs),
+            needs_approval=_NeedsApproval(self, tool, needs),
         )
 
     def ask_human_tool(self) -> FunctionTool:
@@ -123,82 +120,103 @@ class ApprovalGate:
         )
 
 
-class _PolicyCheck:
-    """A tool's ``needs_approval``: the gate's verdict on the raw arguments."""
+async def author_needs_approval(
+    setting: Any, ctx: RunContextWrapper[Any], params: Any, call_id: str
+) -> bool:
+    """A tool's own ``needs_approval`` (a bool, or a callable that may be async), evaluated
+    the way the SDK evaluates it."""
+    if isinstance(setting, bool):
+        return setting
+    if callable(setting):
+        result = setting(ctx, params, call_id)
+        if inspect.isawaitable(result):
+            result = await result
+        return bool(result)
+    return True  # an unreadable setting fails closed
 
-    def __init__(self, gate: ApprovalGate, tool: str) -> None:
+
+def _author_reason(tool: str, required: bool) -> str | None:
+    return f"the tool {tool} requires approval (its own needs_approval)" if required else None
+
+
+class _NeedsApproval:
+    """A tool's ``needs_approval``: its author's setting, plus the run's ledger."""
+
+    def __init__(self, gate: ApprovalGate, tool: FunctionTool, author: Any) -> None:
         self.gate = gate
-        self.tool = tool
+        self.tool = tool.name
+        self.schema = dict(tool.params_json_schema)
+        self.composite = tool._is_agent_tool
+        self.author = author
 
     async def __call__(
         self, ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
     ) -> bool:
-        context = ctx.context if isinstance(ctx.context, Mapping) else None
-        required = self.gate.verdict(self.tool, params, context).required
+        author = await author_needs_approval(self.author, ctx, params, call_id)
+        reason = _author_reason(self.tool, author)
         scope = current_scope()
-        if scope is not None and not required:
-            scope.ungated.add(call_id)
-        return required
+        call = GatedCall(
+            tool=self.tool,
+            args=dict(params),
+            call_id=call_id,
+            schema=self.schema,
+            required_by=reason,
+            composite=self.composite,
+        )
+        if scope is None:  # outside a runner: the author's setting and the policy
+            context = ctx.context if isinstance(ctx.context, Mapping) else {}
+            return verdict_for(self.gate.policy, call, dict(context), ask_human=False).required
+        scope.author_flags[call_id] = reason
+        return await scope.needs_human(call)
 
 
 class _GatedInvoker:
-    """A tool's ``on_invoke_tool``: exactly once, with the human's decision applied."""
+    """A tool's ``on_invoke_tool``: at most once, exactly as reviewed, through the ledger."""
 
-    def __init__(self, gate: ApprovalGate, tool: str, original: Any, is_agent: bool) -> None:
+    def __init__(self, gate: ApprovalGate, tool: FunctionTool, original: Any, author: Any) -> None:
         self.gate = gate
-        self.tool = tool
+        self.tool = tool.name
+        self.schema = dict(tool.params_json_schema)
         self.original = original
         """The SDK's invoker: validates the JSON arguments and calls the function."""
-        self.is_agent = is_agent
+        self.author_needs = author
+        """The tool's own ``needs_approval``, kept for a later gate to re-gate from."""
+        self.is_agent = tool._is_agent_tool
 
     async def __call__(self, ctx: ToolContext[Any], input: str) -> Any:
         scope = current_scope()
         if scope is None:  # run outside an ApprovalRunner: the SDK's approval is all there is
             return await self.original(ctx, input)
-        call_id = ctx.tool_call_id
-        done = scope.executions.get(call_id)
-        if done is not None:
-            return done.output
-        request = await scope.decision_for(call_id)
-        if request is None:
-            args = json_object(input)
-            if args is None:  # the SDK refuses it without running anything: nothing to record
-                return await self.original(ctx, input)
-            return await self._execute(ctx, scope, input, args, None, None)
-        resolution = resolve(request)
-        if isinstance(resolution, Answer):  # respond: the answer is the result, nothing runs
-            return resolution.content
-        text = json.dumps(resolution.args) if resolution.edited else input
-        return await self._execute(ctx, scope, text, resolution.args, resolution, request.id)
-
-    async def _execute(
-        self,
-        ctx: ToolContext[Any],
-        scope: RunScope,
-        text: str,
-        args: dict[str, Any],
-        review: RunTool | None,
-        request_id: str | None,
-    ) -> Any:
-        """Run the call and record it (the first record wins); returns what the model sees."""
-        output = await self.original(ctx, text)
-        if self.is_agent and output is None:  # the sub-agent paused on a human: not done yet
-            return output
-        content = output if isinstance(output, str) else json.dumps(output, default=str)
-        record = await scope.store.arecord_execution(
-            ExecutionRecord(
-                run_id=scope.run_id,
-                call_id=ctx.tool_call_id,
-                tool=self.tool,
-                args=args,
-                output=tool_result(review, content) if review else content,
-                at=scope.store.clock.now(),
-                request_id=request_id,
-                adapter=ADAPTER,
-            )
+        args = json_object(input)
+        if args is None:  # the SDK refuses it without running anything: nothing to record
+            return await self.original(ctx, input)
+        call = GatedCall(
+            tool=self.tool,
+            args=args,
+            call_id=ctx.tool_call_id,
+            schema=self.schema,
+            required_by=scope.author_flags.get(ctx.tool_call_id),
+            composite=self.is_agent,
         )
-        scope.executions[ctx.tool_call_id] = record
-        return record.output
+        step = await scope.ledger.astep(call, scope.store)
+        if isinstance(step, Answer):  # a respond, or a call the ledger has recorded
+            return step.content
+        if isinstance(step, Wait):  # the SDK runs a call nobody has decided: refuse it
+            raise CallRefused(
+                scope.run_id, call.call_id, step.request.id, "it runs, but nobody decided it"
+            )
+        return await self._run(ctx, scope, step, input)
+
+    async def _run(self, ctx: ToolContext[Any], scope: RunScope, step: Run, input: str) -> Any:
+        async def invoke(args: dict[str, Any]) -> Executed:
+            text = input if args == json_object(input) else json.dumps(args)
+            output = await self.original(ctx, text)
+            if self.is_agent and output is None:  # the sub-agent paused on a human
+                return Executed("", suspended=True)
+            return Executed(output if isinstance(output, str) else json.dumps(output, default=str))
+
+        ran = await scope.ledger.arun(step, invoke, scope.store)
+        return None if ran.suspended else ran.content
 
 
 class _AskHumanInvoker:
@@ -209,11 +227,13 @@ class _AskHumanInvoker:
 
     async def __call__(self, ctx: ToolContext[Any], input: str) -> str:
         scope = current_scope()
-        request = await scope.decision_for(ctx.tool_call_id) if scope else None
-        if request is None:
+        if scope is None:
             return NO_ANSWER
-        resolution = resolve(request)
-        return resolution.content if isinstance(resolution, Answer) else NO_ANSWER
+        call = GatedCall(
+            tool=ASK_HUMAN_TOOL, args=json_object(input) or {}, call_id=ctx.tool_call_id
+        )
+        step = await scope.ledger.astep(call, scope.store)
+        return step.content if isinstance(step, Answer) else NO_ANSWER
 
 
 def json_object(text: str | None) -> dict[str, Any] | None:

@@ -1,17 +1,19 @@
 """`ApprovalRunner`: an Agents SDK agent whose consequential calls wait for a human.
 
-The four moves, each in a named place: the gate is `ApprovalGate` (``needs_approval``
-on every function tool, in `gate`); suspend + persist is `persist.suspend` (the SDK's
+The four moves, each in a named place: the gate is `ApprovalGate` (``needs_approval`` and
+the invoker of every function tool, in `gate`); suspend + persist is `_finish` (the SDK's
 ``RunState`` saved with one `ApprovalRequest` per ``ToolApprovalItem`` in one store
 transaction); decide is the store's (or `ApprovalRunner.decide`, which checks the call id
 against the stored state); resume is `ApprovalRunner.aresume` (reload the stored state,
-`apply.apply_decisions`, ``Runner.run`` on).
+`apply.apply_decisions`, ``Runner.run`` on). Every start and resume is a core
+`AsyncRunPass`, holding the run's lease; every call goes through its `CallLedger`.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Coroutine, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
 
@@ -26,32 +28,32 @@ from agents import (
     RunResultStreaming,
     RunState,
     StreamEvent,
-    ToolApprovalItem,
     TResponseInputItem,
 )
 from agents.run import DEFAULT_MAX_TURNS
 from agents.run_config import ToolExecutionConfig
 
+from hitl_core.calls import DEFAULT_LEASE, AsyncRunPass
 from hitl_core.decisions import DecisionInput
-from hitl_core.errors import HITLError, InvalidRunState, RunExists, UnknownRun
+from hitl_core.errors import HITLError, InvalidRunState
 from hitl_core.identity import request_id
 from hitl_core.policy import Policy
 from hitl_core.requests import ApprovalRequest
-from hitl_core.stores import ApprovalStore, RunRecord, RunStatus, open_store
-from hitl_openai_agents import persist
-from hitl_openai_agents.apply import apply_decisions
+from hitl_core.stores import ApprovalStore, Lease, RunStatus, open_store
+from hitl_core.stores.async_base import AsyncApprovalStore
+from hitl_core.stores.awaitable import AwaitableStore
+from hitl_openai_agents.apply import check_decided_calls, let_through
+from hitl_openai_agents.calls import call_id_of
 from hitl_openai_agents.errors import (
     AgentRunFailed,
     CallNotPending,
     SyncCallInEventLoop,
     TurnLimitReached,
 )
-from hitl_openai_agents.gate import ApprovalGate, json_object
+from hitl_openai_agents.gate import ApprovalGate
 from hitl_openai_agents.outcomes import AgentsEvent, Completed, Outcome, Paused
-from hitl_openai_agents.persist import ADAPTER
-from hitl_openai_agents.scope import RunScope, active_scope, call_in_scope
-from hitl_openai_agents.snapshot import AgentState, call_id_of, read_state, write_state
-from hitl_openai_agents.stores import AsyncApprovalStore, view_of
+from hitl_openai_agents.scope import ADAPTER, RunScope, active_scope, call_in_scope
+from hitl_openai_agents.snapshot import AgentState, read_state, write_state
 
 __all__ = ["ADAPTER", "ApprovalRunner"]
 
@@ -61,18 +63,20 @@ Result = RunResult | RunResultStreaming
 
 
 class ApprovalRunner:
-    """Runs `agent` so that the calls `policy` gates pause for a human, durably.
+    """Runs `agent` so that the calls `policy` (or a tool's own flag) gates pause for a human.
 
     Args:
         agent: the root agent. Its graph (agents used as tools, handed-off-to agents) is
             gated in place by `ApprovalGate.wrap`.
-        policy: decides which calls need a human.
+        policy: decides which calls need a human, on top of each tool's own
+            ``needs_approval``.
         store: a sync `ApprovalStore`, an `AsyncPostgresStore`, or a store URL.
         ask_human: give every agent the ``ask_human`` tool, answered by a respond.
         run_config: passed to every ``Runner.run``. Unless it sets ``tool_execution``, the
             calls of a turn run one at a time in the model's order, so side effects and the
             audit trail have one order whatever the process.
         max_turns: model turns allowed per pass.
+        lease: how long a pass holds the run between renewals.
     """
 
     def __init__(
@@ -84,16 +88,18 @@ class ApprovalRunner:
         ask_human: bool = True,
         run_config: RunConfig | None = None,
         max_turns: int = DEFAULT_MAX_TURNS,
+        lease: timedelta = DEFAULT_LEASE,
     ) -> None:
         self.gate = ApprovalGate(policy, ask_human=ask_human)
         self.agent = self.gate.wrap(agent)
         self.store = open_store(store) if isinstance(store, str) else store
-        self._store = view_of(self.store)
+        self._store = AwaitableStore(self.store)
         config = run_config or RunConfig()
         if config.tool_execution is None:
             config.tool_execution = ToolExecutionConfig(max_function_tool_concurrency=1)
         self.run_config = config
         self.max_turns = max_turns
+        self.lease = lease
 
     # -- starting and resuming ------------------------------------------------------
 
@@ -107,25 +113,34 @@ class ApprovalRunner:
 
         Raises:
             RunExists: `run_id` is taken; the stored run is unchanged.
+            RunBusy: another pass is starting a run under the same id.
         """
         return await _outcome(self._start(input, run_id, context, streamed=False))
 
-    async def aresume(self, run_id: str) -> Outcome:
+    async def aresume(
+        self, run_id: str, *, lease: Lease | None = None, wait: float | None = None
+    ) -> Outcome:
         """Reload the run from the store, apply its recorded decisions, and continue.
 
         Calls still waiting on a human stay pending (the outcome is `Paused` again with
         just those); due requests take their expiry outcome first.
 
+        Args:
+            lease: a lease on the run already taken (a worker's claim).
+            wait: seconds to wait for another pass's lease to end (default: none).
+
         Raises:
             UnknownRun: nothing is stored under `run_id`.
             RunNotPaused: the run completed, failed or was cancelled.
+            RunBusy: another pass holds the run; nothing was done.
             InvalidRunState: the stored state cannot be resumed by this agent graph
-                (`RunStateUnreadable`, `AgentGraphMismatch`, `RunStateTampered`).
+                (`RunStateUnreadable`, `AgentGraphMismatch`); nothing ran.
             CallNotPending: a request of the run holds a decision for a call the stored
-                state does not wait on.
-            In every case nothing ran and the stored run is unchanged.
+                state does not wait on; nothing ran.
+            CallRefused: a call the state waits on is not the one its request reviewed;
+                nothing ran, and the run is marked failed (its state kept as it was).
         """
-        return await _outcome(self._resume(run_id, streamed=False))
+        return await _outcome(self._resume(run_id, streamed=False, lease=lease, wait=wait))
 
     def astream(
         self, input: Input, *, run_id: str | None = None, context: Mapping[str, Any] | None = None
@@ -136,9 +151,20 @@ class ApprovalRunner:
         """
         return self._start(input, run_id, context, streamed=True)
 
-    def astream_resume(self, run_id: str) -> AsyncIterator[AgentsEvent]:
+    def astream_resume(
+        self, run_id: str, *, lease: Lease | None = None, wait: float | None = None
+    ) -> AsyncIterator[AgentsEvent]:
         """`aresume` through ``Runner.run_streamed``: the SDK's events, then the outcome."""
-        return self._resume(run_id, streamed=True)
+        return self._resume(run_id, streamed=True, lease=lease, wait=wait)
+
+    async def aretry(self, run_id: str, *, by: str) -> Outcome:
+        """Reopen a failed run and resume it (calls that ran are answered from the ledger).
+
+        Raises:
+            RunNotFailed: the run did not fail; UnknownRun: there is no such run.
+        """
+        await self._store.aretry_run(run_id, by=by)
+        return await self.aresume(run_id)
 
     def start(
         self, input: Input, *, run_id: str | None = None, context: Mapping[str, Any] | None = None
@@ -146,9 +172,15 @@ class ApprovalRunner:
         """Blocking twin of `astart`, for code without an event loop."""
         return _blocking("start", self.astart(input, run_id=run_id, context=context))
 
-    def resume(self, run_id: str) -> Outcome:
+    def resume(
+        self, run_id: str, *, lease: Lease | None = None, wait: float | None = None
+    ) -> Outcome:
         """Blocking twin of `aresume` (what a `hitl_core.worker.Worker` registry calls)."""
-        return _blocking("resume", self.aresume(run_id))
+        return _blocking("resume", self.aresume(run_id, lease=lease, wait=wait))
+
+    def retry(self, run_id: str, *, by: str) -> Outcome:
+        """Blocking twin of `aretry`."""
+        return _blocking("retry", self.aretry(run_id, by=by))
 
     # -- deciding by call id ----------------------------------------------------------
 
@@ -156,14 +188,17 @@ class ApprovalRunner:
         """Record `decision` on the request for call `call_id` of the paused run.
 
         The call id is checked against the stored state (never against state a client
-        sends); the decision itself is checked by the store (`store.decide`).
+        sends); the decision itself is checked by the store (`store.decide`), who may
+        decide included.
 
         Raises:
             CallNotPending: the stored run does not wait on `call_id`.
             UnknownRun, InvalidRunState, and whatever `store.decide` raises; in each case
             nothing is written.
         """
-        record = await persist.load(self._store, run_id, paused=False)
+        record = await self._store.aload_run(run_id)
+        if record.adapter != ADAPTER:
+            raise InvalidRunState(run_id, f"it was paused by {record.adapter}, not {ADAPTER}")
         pending: list[str] = []
         if record.status is RunStatus.PAUSED:
             _, items = await read_state(self.agent, run_id, record.state)
@@ -178,76 +213,78 @@ class ApprovalRunner:
 
     # -- the moves --------------------------------------------------------------------
 
+    def _pass(self, run_id: str, **options: Any) -> AsyncRunPass:
+        return AsyncRunPass(
+            self._store,
+            run_id,
+            adapter=ADAPTER,
+            policy=self.gate.policy,
+            ttl=self.lease,
+            ask_human=self.gate.ask_human,
+            reraise=True,
+            **options,
+        )
+
     async def _start(
         self, input: Input, run_id: str | None, context: Mapping[str, Any] | None, streamed: bool
     ) -> AsyncIterator[AgentsEvent]:
         """A new run: claim its id, then run it to its first stop."""
         run_id = run_id or f"run_{uuid4().hex}"
-        try:
-            existing = await self._store.aload_run(run_id)
-        except UnknownRun:
-            pass
-        else:
-            raise RunExists(run_id, existing.status.value)
-        state: AgentState = RunState(
-            context=RunContextWrapper(context=context),
-            original_input=input,
-            starting_agent=self.agent,
-            max_turns=self.max_turns,
-        )
-        # Claim the id before any tool runs. Until its first pause the run has nothing to
-        # resume from, so the claim holds no state (and resume refuses a running run).
-        record = await persist.save(self._store, run_id, RunStatus.RUNNING, "", 0)
-        scope = RunScope(run_id=run_id, store=self._store, executions={})
-        async for event in self._pass(scope, state, record, [], set(), streamed):
-            yield event
+        async with self._pass(run_id) as run:
+            # Until its first pause the run has nothing to resume from: the claim holds no state.
+            await run.acreate("", dict(context or {}))
+            state: AgentState = RunState(
+                context=RunContextWrapper(context=context),
+                original_input=input,
+                starting_agent=self.agent,
+                max_turns=self.max_turns,
+            )
+            ledger = await run.acalls(dict(context or {}))
+            scope = RunScope(run_id=run_id, store=self._store, ledger=ledger)
+            async for event in self._pass_events(run, scope, state, streamed):
+                yield event
 
-    async def _resume(self, run_id: str, streamed: bool) -> AsyncIterator[AgentsEvent]:
-        """Move 4: reload, check, apply the decisions, and run on (or stay paused)."""
-        record = await persist.load(self._store, run_id, paused=True)
-        await self._store.aexpire_due(run_id=run_id)
-        state, waits_on = await read_state(self.agent, run_id, record.state)
-        if not waits_on:
-            raise InvalidRunState(run_id, "it is marked paused but waits on no call")
-        done = await apply_decisions(self._store, run_id, state, waits_on)
-        if not done.applied:  # nobody has decided yet: nothing to run, nothing to save
-            yield Paused(run_id=run_id, requests=done.waiting)
-            return
-        executions = await self._store.aexecutions(run_id)
-        scope = RunScope(run_id, self._store, executions, done.released)
-        known = {r.id for r in done.waiting}
-        async for event in self._pass(scope, state, record, done.applied, known, streamed):
-            yield event
-
-    async def _pass(
-        self,
-        scope: RunScope,
-        state: AgentState,
-        record: RunRecord,
-        applied: list[str],
-        known: set[str],
-        streamed: bool,
+    async def _resume(
+        self, run_id: str, *, streamed: bool, lease: Lease | None, wait: float | None
     ) -> AsyncIterator[AgentsEvent]:
-        """Run to the next stop, releasing calls no human needs to see, then save there."""
+        """Move 4: reload, check, apply the decisions, and run on (or stay paused)."""
+        async with self._pass(run_id, lease=lease, wait=wait) as run:
+            record = await run.aload()
+            state, waits_on = await read_state(self.agent, run_id, record.state)
+            if not waits_on:
+                raise InvalidRunState(run_id, "it is marked paused but waits on no call")
+            await check_decided_calls(self._store, run_id, waits_on)
+            ledger = await run.acalls(_context_of(state))
+            scope = RunScope(run_id=run_id, store=self._store, ledger=ledger)
+            done = await let_through(scope, state, waits_on)
+            if not done.released:  # nobody has decided yet: nothing to run
+                if ledger.applied or ledger.new_requests:
+                    await run.asave(RunStatus.PAUSED, record.state)
+                yield Paused(run_id=run_id, requests=done.waiting)
+                return
+            async for event in self._pass_events(run, scope, state, streamed):
+                yield event
+
+    async def _pass_events(
+        self, run: AsyncRunPass, scope: RunScope, state: AgentState, streamed: bool
+    ) -> AsyncIterator[AgentsEvent]:
+        """Run to the next stop, letting through calls no human need see, then save there."""
         while True:
             result: Result | None = None
-            async for event in self._run(scope, state, record, streamed):
+            async for event in self._run(scope, state, streamed):
                 if isinstance(event, Result):
                     result = event
                 else:
                     yield event
             assert result is not None
             state = result.to_state()
-            items = list(result.interruptions)
-            exempt = [i for i in items if not self._needs_human(result, i)]
-            if not exempt:
+            done = await let_through(scope, state, list(result.interruptions))
+            if not done.released:
                 break
-            for item in exempt:
-                state.approve(item)
-        yield await self._finish(result, state, items, record, applied, known)
+        yield await self._finish(run, result, state, done.waiting)
 
     async def _run(
-        self, scope: RunScope, state: AgentState, record: RunRecord, streamed: bool
+        self, scope: RunScope, state: AgentState, streamed: bool
     ) -> AsyncIterator[StreamEvent | Result]:
         """One ``Runner.run`` (or drained ``run_streamed``) with the run's scope current."""
         try:
@@ -267,9 +304,6 @@ class ApprovalRunner:
                 yield event
             yield streaming
         except MaxTurnsExceeded:
-            await persist.save(
-                self._store, scope.run_id, RunStatus.FAILED, record.state, record.version
-            )
             raise TurnLimitReached(scope.run_id, self.max_turns) from None
         except AgentsException as error:
             ours = _hitl_cause(error)
@@ -277,42 +311,22 @@ class ApprovalRunner:
                 raise ours from error
             raise AgentRunFailed(scope.run_id, f"{type(error).__name__}: {error}") from error
 
-    def _needs_human(self, result: Result, item: ToolApprovalItem) -> bool:
-        """The SDK asks about every call it cannot inspect; the policy has the last word.
-
-        A call whose arguments are not a JSON object cannot run at all (the SDK tells the
-        model why once it is released), so nobody is asked about it.
-        """
-        args = json_object(item.arguments)
-        if args is None:
-            return False
-        return self.gate.verdict(item.tool_name or "", args, _mapping(result)).required
-
     async def _finish(
-        self,
-        result: Result,
-        state: AgentState,
-        items: list[ToolApprovalItem],
-        record: RunRecord,
-        applied: list[str],
-        known: set[str],
+        self, run: AsyncRunPass, result: Result, state: AgentState, waiting: list[ApprovalRequest]
     ) -> Outcome:
         """Move 2, or the end: save the paused run with its new requests, or completed."""
         text = write_state(state)
-        if items:
-            context = _mapping(result)
-            return await persist.suspend(
-                self.gate, self._store, record, text, items, context, applied, known
-            )
-        await persist.save(
-            self._store, record.run_id, RunStatus.COMPLETED, text, record.version, (), applied
-        )
-        return Completed(run_id=record.run_id, output=result.final_output, result=result)
+        if waiting:
+            await run.asave(RunStatus.PAUSED, text)
+            return Paused(run_id=run.run_id, requests=waiting)
+        await run.asave(RunStatus.COMPLETED, text)
+        return Completed(run_id=run.run_id, output=result.final_output, result=result)
 
 
-def _mapping(result: Result) -> dict[str, Any]:
-    """The run's SDK context when it is a mapping: what predicates and reviewers see."""
-    context = result.context_wrapper.context
+def _context_of(state: AgentState) -> dict[str, Any]:
+    """The run's SDK context, when it is a mapping: what predicates and reviewers see."""
+    wrapper = state._context
+    context = wrapper.context if wrapper is not None else None
     return dict(context) if isinstance(context, Mapping) else {}
 
 

@@ -1,10 +1,10 @@
 """What a gated tool needs to know about the run it executes in, carried by a context variable.
 
-The SDK calls a tool with its own `ToolContext`; it knows nothing of hitl-kit's run id,
-store or recorded decisions. The runner puts a `RunScope` in a context variable for the
-length of one pass (`Runner.run` to the next pause or the end). asyncio copies context
-variables into every task it starts, so the tools of a sub-agent run by ``Agent.as_tool``
-see the scope of the root run too, and so raise and read requests under the root run id.
+The SDK calls a tool with its own `ToolContext`; it knows nothing of hitl-kit's run, store
+or ledger. The runner puts a `RunScope` in a context variable for the length of one pass
+(`Runner.run` to the next pause or the end). asyncio copies context variables into every
+task it starts, so the tools of a sub-agent run by ``Agent.as_tool`` see the scope of the
+root run too, and so raise and read requests under the root run id.
 """
 
 from __future__ import annotations
@@ -15,17 +15,16 @@ from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from hitl_core.calls import CallLedger, GatedCall
 from hitl_core.errors import UnknownRequest
 from hitl_core.identity import request_id
-from hitl_core.requests import ApprovalRequest
-from hitl_core.stores import ExecutionRecord
-from hitl_openai_agents.errors import RunStateTampered
-from hitl_openai_agents.stores import StoreView
+from hitl_core.stores import CallStatus
+from hitl_core.stores.awaitable import AwaitableStore
 
 __all__ = ["ADAPTER", "RunScope", "active_scope", "call_in_scope", "current_scope"]
 
 ADAPTER = "hitl_openai_agents"
-"""The adapter name on this adapter's runs, requests and executions."""
+"""The adapter name on this adapter's runs, requests and ledger lines."""
 
 T = TypeVar("T")
 
@@ -35,58 +34,56 @@ class RunScope:
     """One pass of one run, as the gated tools see it."""
 
     run_id: str
-    """The root run's id: every request and execution record of the pass is filed under it."""
-    store: StoreView
-    executions: dict[str, ExecutionRecord]
-    """Calls recorded as executed, by call id, loaded when the pass began: never run twice."""
-    released: dict[str, ApprovalRequest] = field(default_factory=dict)
-    """Calls a human decision lets through in this pass (approve, edit, respond), by call id."""
-    ungated: set[str] = field(default_factory=set)
-    """Calls the policy let through in this pass, which no human decision concerns."""
+    """The root run's id: every request and ledger line of the pass is filed under it."""
+    store: AwaitableStore
+    ledger: CallLedger
+    author_flags: dict[str, str | None] = field(default_factory=dict)
+    """Call id -> why the tool's own ``needs_approval`` asked for a human (None: it did
+    not), as evaluated when the SDK asked in this pass."""
 
-    async def decision_for(self, call_id: str) -> ApprovalRequest | None:
-        """The request whose decision released `call_id`, when it is not in `released`.
+    async def needs_human(self, call: GatedCall) -> bool:
+        """Whether the SDK must stop before `call` (the ledger's verdict, reviews included).
 
-        A sub-agent keeps the calls it was approved until every call of its turn is
-        decided, so a call may run a pass or more after its decision was applied.
+        A call the ledger has settled runs (its invoker answers from the record); a call
+        with a stored request, or one a crash left claimed, waits for the runner to apply
+        what a person decided.
         """
-        request = self.released.get(call_id)
-        if request is not None or call_id in self.ungated:
-            return request
+        record = self.ledger.records.get(call.call_id)
+        if record is not None and record.is_settled:
+            return False
+        if record is not None and record.status is not CallStatus.SUSPENDED:
+            return True  # claimed and never settled: a person must resolve it first
         try:
-            request = await self.store.aget(request_id(self.run_id, call_id))
+            await self.store.aget(request_id(self.run_id, call.call_id))
         except UnknownRequest:
-            return None
-        if request.is_pending:
-            raise RunStateTampered(self.run_id, call_id, "runs, but nobody has decided it")
-        self.released[call_id] = request
-        return request
+            return self.ledger.verdict(call).required
+        return True
 
 
-_SCOPE: ContextVar[RunScope | None] = ContextVar("hitl_openai_agents_scope", default=None)
+_SCOPE: ContextVar[RunScope | None] = ContextVar("hitl_run_scope", default=None)
 
 
 def current_scope() -> RunScope | None:
-    """The scope of the pass this code runs in, or None outside a runner's pass."""
+    """The scope of the pass running now, or None outside an `ApprovalRunner` pass."""
     return _SCOPE.get()
 
 
 @contextmanager
-def active_scope(scope: RunScope) -> Iterator[RunScope]:
-    """Make `scope` current for the block (and for every task started inside it)."""
+def active_scope(scope: RunScope) -> Iterator[None]:
+    """Make `scope` current for the code inside (a whole ``Runner.run``)."""
     token = _SCOPE.set(scope)
     try:
-        yield scope
+        yield
     finally:
         _SCOPE.reset(token)
 
 
-def call_in_scope(scope: RunScope, start: Callable[[], T]) -> T:
-    """Call `start` with `scope` current, leaving the caller's context untouched.
+def call_in_scope(scope: RunScope, function: Callable[[], T]) -> T:
+    """Call `function` in a copy of this context where `scope` is current.
 
-    For ``Runner.run_streamed``, which starts its task before returning: the task keeps a
-    copy of the context it was started in, so the scope lives exactly as long as the run.
+    ``Runner.run_streamed`` starts its run as a task when called; the task copies the
+    caller's context then, so the scope only has to be current for that call.
     """
     context = copy_context()
     context.run(_SCOPE.set, scope)
-    return context.run(start)
+    return context.run(function)

@@ -5,8 +5,8 @@ without its indentation, so ``RunState.from_string`` or any tool that reads SDK 
 reads ours. It is only ever read from the store, never taken from
 a client: the SDK does not authenticate a snapshot (``RunState.from_string`` says so),
 and a state blob holds the pending calls and the approvals that release them. Reading it
-checks what the SDK cannot know: that each call the state waits on is the call a human
-reviewed in the store.
+checks that the state belongs to this agent graph; whether each call it waits on is the
+call a human reviewed is the core ledger's check, made when the decisions are applied.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ from typing import Any
 
 from agents import Agent, FunctionTool, RunState, ToolApprovalItem
 
-from hitl_core.identity import args_digest
-from hitl_core.requests import ApprovalRequest
-from hitl_openai_agents.errors import AgentGraphMismatch, RunStateTampered, RunStateUnreadable
-from hitl_openai_agents.gate import arguments_of, schema_of
+from hitl_openai_agents.errors import AgentGraphMismatch, RunStateUnreadable
 
-__all__ = ["agents_of", "call_id_of", "check_reviewed", "read_state", "write_state"]
+__all__ = ["AgentState", "agents_of", "read_state", "write_state"]
 
 AgentState = RunState[Any, Agent[Any]]
 
@@ -63,40 +60,18 @@ async def read_state(
     missing_tools = [
         f"tool {item.tool_name!r} on agent {item.agent.name!r}"
         for item in items
-        if schema_of(item.agent, item.tool_name or "") is None
+        if not _has_tool(item.agent, item.tool_name or "")
     ]
     if missing_tools:
         raise AgentGraphMismatch(run_id, missing_tools)
     return state, items
 
 
-def call_id_of(item: ToolApprovalItem) -> str:
-    """The model's id for the call an interruption holds (every function call has one)."""
-    return item.call_id or ""
-
-
-def check_reviewed(run_id: str, item: ToolApprovalItem, request: ApprovalRequest) -> None:
-    """The interruption is the very call `request` shows its reviewer.
-
-    Raises:
-        RunStateTampered: another tool or other arguments than the ones reviewed.
-    """
-    if request.run_id != run_id:
-        raise RunStateTampered(run_id, call_id_of(item), f"is reviewed in run {request.run_id}")
-    if request.action.tool != item.tool_name:
-        raise RunStateTampered(
-            run_id,
-            call_id_of(item),
-            f"calls {item.tool_name!r} in the stored state, but request {request.id} "
-            f"reviewed a call to {request.action.tool!r}",
-        )
-    if args_digest(arguments_of(item.arguments)) != request.args_digest:
-        raise RunStateTampered(
-            run_id,
-            call_id_of(item),
-            f"has other arguments in the stored state than request {request.id} showed "
-            "its reviewer",
-        )
+def _has_tool(agent: Agent[Any], name: str) -> bool:
+    """Whether `agent` offers a tool named `name` (of any kind: function, shell, MCP...)."""
+    return any(getattr(tool, "name", None) == name for tool in agent.tools) or bool(
+        agent.mcp_servers
+    )
 
 
 def agents_of(root: Agent[Any]) -> Iterator[Agent[Any]]:

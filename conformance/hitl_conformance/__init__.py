@@ -5,7 +5,8 @@
     class TestMyAdapter(AdapterConformanceTests):
         factory = "my_adapter.conformance:driver"
 
-See docs/conformance.md for writing a driver.
+See docs/conformance.md for writing a driver. A store's suite is separate:
+`hitl_conformance.stores.StoreConformanceTests` checks an `ApprovalStore`.
 """
 
 import pytest

@@ -19,7 +19,7 @@ from pydantic import BaseModel
 
 from hitl_conformance.capabilities import Capability
 from hitl_conformance.scenario import Scenario
-from hitl_core import ApprovalStore
+from hitl_core import ApprovalStore, Lease
 
 __all__ = [
     "AdapterDriver",
@@ -68,8 +68,11 @@ class AdapterDriver(Protocol):
         """Run the scenario's prompt under `run_id` until it completes or pauses."""
         ...
 
-    def resume(self, run_id: str) -> RunOutcome:
-        """Reload `run_id` from the store, apply recorded decisions, continue."""
+    def resume(self, run_id: str, *, lease: Lease | None = None) -> RunOutcome:
+        """Reload `run_id` from the store, apply recorded decisions, continue.
+
+        `lease` is a lease on the run a worker already holds: pass it to the runner.
+        """
         ...
 
     def close(self) -> None:

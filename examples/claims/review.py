@@ -34,11 +34,11 @@ def review(
         AlreadyDecided, RequestExpired: too late; in every case nothing is written.
     """
     request = store.get(request_id)
-    check_decider(policy, reviewer, request, "approve" if approve else "reject")
+    check_decider(request, reviewer, "approve" if approve else "reject", policy=policy)
     at = store.clock.now()  # the store's time, so a simulated day reads right in the audit
     decision = (
         Approve(by=reviewer.id, feedback=feedback, at=at)
         if approve
         else Reject(by=reviewer.id, feedback=feedback, at=at)
     )
-    return store.decide(request_id, decision)
+    return store.decide(request_id, decision, roles=reviewer.roles)

@@ -1,10 +1,11 @@
 """``python -m examples.wrap_existing_graph``: the team's cleanup graph, gated without edits.
 
-Two requests against a new database. Purging the sessions last seen before 2025-06-01
-(4 rows) runs with nobody asked. Purging those before 2026-01-01 (12 more) pauses: the
-pause is saved in the SQLite store and checkpointer, a reviewer approves it through the
-store, and a new runner (new graph, checkpointer connection and store handle) resumes
-it. Exits 1 when an outcome differs from the expected one.
+Two requests against a new database. Each pauses on the graph's own question: purging
+the sessions last seen before 2025-06-01 (4 rows) with the graph's wording, purging those
+before 2026-01-01 (12 more) with the policy's reason. Each pause is saved in the SQLite
+store and checkpointer, the ops lead approves it through the store, and a new runner (new
+graph, checkpointer connection and store handle) resumes it. Exits 1 when an outcome
+differs from the expected one.
 
     python -m examples.wrap_existing_graph [--dir DIR]            # the whole story
     python -m examples.wrap_existing_graph --dir DIR --resume ID  # resume one thread
@@ -59,48 +60,13 @@ def story(files: Files) -> list[str]:
     """Both requests, start to finish; returns what differs from the expectation."""
     problems: list[str] = []
     create_database(files.database)
-    print("1. Purge the sessions last seen before 2025-06-01.  (4 rows)")
-    with closing(open_store(files.store)) as store:
-        small = gate.start(
-            "Purge the sessions last seen before 2025-06-01.",
-            store=store,
-            database=files.database,
-            checkpoints=files.checkpoints,
-        )
-    if isinstance(small, Completed):
-        show("no pause", "4 rows: the runner answered the graph's own question itself")
-    else:
-        problems.append("the 4-row purge paused, but nobody should have been asked")
-    show_outcome(small, files)
-
-    print("2. Purge the sessions last seen before 2026-01-01.  (12 rows)")
-    with closing(open_store(files.store)) as store:  # the agent's process
-        big = gate.start(
-            "Purge the sessions last seen before 2026-01-01.",
-            store=store,
-            database=files.database,
-            checkpoints=files.checkpoints,
-        )
-    if isinstance(big, Completed):
-        return [*problems, "the 12-row purge ran without a human"]
-    [request] = big.requests
-    show("paused", f"{request.action.tool} {json.dumps(request.action.args)}: {request.reason}")
-    with closing(open_store(files.store)) as store:  # the reviewer's process
-        status = store.get(request.id).status
-        left = len(sessions_left(files.database))
-        show("saved", f"request {request.id[:12]}… is {status}; {left} sessions still there")
-        if status is not RequestStatus.PENDING or left != 16:
-            problems.append("the pause was not saved before the purge")
-        store.decide(request.id, Decision.approve(by=REVIEWER))
-        show("decided", f"approve by {REVIEWER}, through the store")
-    with closing(open_store(files.store)) as store:  # any process: only the thread id
-        done = gate.resume(
-            big.run_id, store=store, database=files.database, checkpoints=files.checkpoints
-        )
-        kinds = [str(e.kind) for e in store.audit(run_id=big.run_id)]
-    show("resumed", f"thread {big.run_id} in a new runner")
-    show_outcome(done, files)
-    show("audit", ", ".join(kinds))
+    left_before = len(sessions_left(files.database))
+    kinds: list[str] = []
+    for number, (cutoff, rows) in enumerate((("2025-06-01", 4), ("2026-01-01", 12)), 1):
+        print(f"{number}. Purge the sessions last seen before {cutoff}.  ({rows} rows)")
+        kinds, problem = purge(files, f"Purge the sessions last seen before {cutoff}.", left_before)
+        problems += problem
+        left_before -= rows
     expected_log = [
         {"table": "sessions", "last_seen_before": "2025-06-01", "deleted": 4},
         {"table": "sessions", "last_seen_before": "2026-01-01", "deleted": 12},
@@ -112,6 +78,39 @@ def story(files: Files) -> list[str]:
     if kinds != ["created", "decided", "resumed"]:
         problems.append(f"audit {kinds}, expected created, decided, resumed")
     return problems
+
+
+def purge(files: Files, request_text: str, left_before: int) -> tuple[list[str], list[str]]:
+    """One purge: it pauses, the ops lead approves, a new runner resumes it.
+
+    Returns the thread's audit kinds and what differs from the expectation.
+    """
+    with closing(open_store(files.store)) as store:  # the agent's process
+        paused = gate.start(
+            request_text, store=store, database=files.database, checkpoints=files.checkpoints
+        )
+    if isinstance(paused, Completed):
+        return [], ["a purge ran without a human"]
+    [request] = paused.requests
+    show("paused", f"{request.action.tool} {json.dumps(request.action.args)}: {request.reason}")
+    problems: list[str] = []
+    with closing(open_store(files.store)) as store:  # the reviewer's process
+        status = store.get(request.id).status
+        left = len(sessions_left(files.database))
+        show("saved", f"request {request.id[:12]}… is {status}; {left} sessions still there")
+        if status is not RequestStatus.PENDING or left != left_before:
+            problems.append("the pause was not saved before the purge")
+        store.decide(request.id, Decision.approve(by=REVIEWER))
+        show("decided", f"approve by {REVIEWER}, through the store")
+    with closing(open_store(files.store)) as store:  # any process: only the thread id
+        done = gate.resume(
+            paused.run_id, store=store, database=files.database, checkpoints=files.checkpoints
+        )
+        kinds = [str(e.kind) for e in store.audit(run_id=paused.run_id)]
+    show("resumed", f"thread {paused.run_id} in a new runner")
+    show_outcome(done, files)
+    show("audit", ", ".join(kinds))
+    return kinds, problems
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,7 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("Graph:    examples/wrap_existing_graph/graph.py, unchanged (no hitl-kit import)")
     rule = gate.POLICY.rules["delete_rows"]
-    print(f"Gate:     delete_rows' own interrupt(), through a Codec; a human when {rule.when}")
+    print(
+        f"Gate:     delete_rows' own interrupt(), through a Codec; decided by {rule.reviewers[0]}"
+    )
     with tempfile.TemporaryDirectory(prefix="hitl-wrap-graph-") as tmp:
         files = Files(args.dir or Path(tmp))
         print(f"Files:    {files.database}, {files.store}, {files.checkpoints}\n")

@@ -13,9 +13,11 @@ Three ways to gate a LangGraph graph, and why this one:
   a durable checkpointer.
 
 With the codec, the graph's question becomes an ordinary request: in the store, listed,
-decided (CLI, HTTP or code), expired and audited like any other. With the policy, only
-purges of more than 10 rows reach a person; the runner answers the others with the
-codec's approve value itself. LangGraph re-runs ``delete_rows`` from its top when it
+decided (CLI, HTTP or code), expired and audited like any other. The graph asks before
+every purge, and hitl-kit never answers a graph's own question in a person's place (a
+policy adds gates, it never removes one), so every purge waits for a person. The policy
+sets the terms: only the ops lead may decide a purge, and one of more than 10 rows shows
+the reviewer why it matters. LangGraph re-runs ``delete_rows`` from its top when it
 resumes; above its ``interrupt()`` the tool only counts rows, so that is safe.
 """
 
@@ -53,11 +55,13 @@ POLICY = Policy(
         "delete_rows": Rule(
             when=arg("rows") > 10,
             allowed=("approve", "reject"),
-            description="Purges of more than 10 rows need a human.",
+            reviewers=("ops-lead@example.com",),
+            description="Purges of more than 10 rows are big: check the cutoff date.",
         )
     }
 )
-"""Small purges run at once; more than 10 rows wait for a person to approve or reject."""
+"""Who decides purges (the ops lead) and what they may answer (approve or reject); a purge
+of more than 10 rows is shown with the policy's reason, a smaller one with the graph's."""
 
 
 def _action(value: dict[str, Any], interrupt_id: str) -> ProposedAction:

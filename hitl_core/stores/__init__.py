@@ -9,26 +9,38 @@ from hitl_core.clock import Clock
 from hitl_core.errors import MissingDependency, UnsupportedStoreURL
 from hitl_core.stores.async_base import AsyncApprovalStore as AsyncApprovalStore
 from hitl_core.stores.base import ApprovalStore as ApprovalStore
-from hitl_core.stores.base import ExecutionRecord as ExecutionRecord
-from hitl_core.stores.base import Page as Page
-from hitl_core.stores.base import RunRecord as RunRecord
-from hitl_core.stores.base import RunStatus as RunStatus
+from hitl_core.stores.calls import CallRecord as CallRecord
+from hitl_core.stores.calls import CallStatus as CallStatus
+from hitl_core.stores.calls import idempotency_key as idempotency_key
 from hitl_core.stores.deliveries import DeliveryRecord as DeliveryRecord
 from hitl_core.stores.deliveries import DeliveryStatus as DeliveryStatus
 from hitl_core.stores.deliveries import WebhookDeliveries as WebhookDeliveries
 from hitl_core.stores.deliveries import supports_deliveries as supports_deliveries
+from hitl_core.stores.leases import Claim as Claim
+from hitl_core.stores.leases import Lease as Lease
+from hitl_core.stores.leases import RunLeases as RunLeases
+from hitl_core.stores.records import Page as Page
+from hitl_core.stores.records import RunPage as RunPage
+from hitl_core.stores.records import RunRecord as RunRecord
+from hitl_core.stores.records import RunStatus as RunStatus
 
 __all__ = [
     "KNOWN_STORES",
     "ApprovalStore",
     "AsyncApprovalStore",
+    "CallRecord",
+    "CallStatus",
+    "Claim",
     "DeliveryRecord",
     "DeliveryStatus",
-    "ExecutionRecord",
+    "Lease",
     "Page",
+    "RunLeases",
+    "RunPage",
     "RunRecord",
     "RunStatus",
     "WebhookDeliveries",
+    "idempotency_key",
     "open_store",
     "supports_deliveries",
 ]

@@ -8,7 +8,7 @@ one; the in-process stores (memory, SQLite) are called directly, their writes ar
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from hitl_core.audit import AuditEvent
@@ -16,7 +16,9 @@ from hitl_core.audit_chain import AuditHead
 from hitl_core.clock import Clock
 from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores.base import ExecutionRecord, Page, RunRecord
+from hitl_core.stores.calls import CallRecord
+from hitl_core.stores.leases import Lease
+from hitl_core.stores.records import Page, RunPage, RunRecord, RunStatus
 
 __all__ = ["AsyncApprovalStore"]
 
@@ -42,7 +44,9 @@ class AsyncApprovalStore(Protocol):
         cursor: str | None = None,
     ) -> Page: ...
 
-    async def adecide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest: ...
+    async def adecide(
+        self, request_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest: ...
 
     async def aexpire_due(
         self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
@@ -61,13 +65,47 @@ class AsyncApprovalStore(Protocol):
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord: ...
 
     async def aload_run(self, run_id: str) -> RunRecord: ...
 
-    async def arecord_execution(self, record: ExecutionRecord) -> ExecutionRecord: ...
+    async def alist_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        adapter: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage: ...
 
-    async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]: ...
+    async def afail_run(
+        self,
+        run_id: str,
+        error: str,
+        *,
+        lease: Lease | None,
+        events: Sequence[AuditEvent] = (),
+    ) -> RunRecord: ...
+
+    async def aretry_run(self, run_id: str, *, by: str) -> RunRecord: ...
+
+    async def aacquire_lease(self, run_id: str, holder: str, *, ttl: timedelta) -> Lease: ...
+
+    async def arenew_lease(self, lease: Lease, *, ttl: timedelta) -> Lease: ...
+
+    async def arelease_lease(self, lease: Lease) -> None: ...
+
+    async def alease_of(self, run_id: str) -> Lease | None: ...
+
+    async def aclaim_call(self, record: CallRecord, lease: Lease) -> CallRecord: ...
+
+    async def asettle_call(
+        self, record: CallRecord, lease: Lease, requests: Sequence[ApprovalRequest] = ()
+    ) -> CallRecord: ...
+
+    async def acalls(self, run_id: str) -> dict[str, CallRecord]: ...
 
     async def aaudit(
         self,

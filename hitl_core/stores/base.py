@@ -1,31 +1,39 @@
 """The store port: what every approval store (memory, SQLite, PostgreSQL) must do.
 
-Small on purpose. Requests and their audit trail, plus two things adapters need to
-resume anywhere: the run's own snapshot and a record of which calls already executed.
-Every transition's rules live in `hitl_core.stores.lifecycle`, so stores only move
-data and guarantee atomicity.
+Four groups of operations, each atomic: requests and their decisions; run snapshots; the
+call ledger (run leases with fencing tokens, and one claimed line per call before its side
+effect); and the audit trail. Every transition's rules live in pure modules
+(`lifecycle`, `lease_rules`, `call_rules`), so stores only move data and guarantee
+atomicity. Adapters never use the ledger directly: `hitl_core.calls` owns a call's life.
 """
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Literal, Protocol, runtime_checkable
-
-from pydantic import BaseModel, ConfigDict
+from datetime import datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 from hitl_core.audit import AuditEvent
 from hitl_core.audit_chain import AuditHead
 from hitl_core.clock import Clock
 from hitl_core.decisions import DecisionInput
 from hitl_core.requests import ApprovalRequest, RequestStatus
+from hitl_core.stores.calls import CallRecord
+from hitl_core.stores.leases import Lease
+from hitl_core.stores.records import (
+    Page,
+    RunPage,
+    RunRecord,
+    RunStatus,
+    check_limit,
+    decode_cursor,
+    encode_cursor,
+)
 
 __all__ = [
     "ApprovalStore",
-    "ExecutionRecord",
     "Page",
+    "RunPage",
     "RunRecord",
     "RunStatus",
     "check_limit",
@@ -34,100 +42,21 @@ __all__ = [
 ]
 
 
-class RunStatus(StrEnum):
-    """Where a run is: running in some process, paused on humans, or finished."""
-
-    RUNNING = "running"
-    PAUSED = "paused"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class RunRecord(BaseModel):
-    """A run's durable snapshot, owned by its adapter (the store never reads `state`)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    schema_version: Literal[1] = 1
-    run_id: str
-    adapter: str
-    """The adapter that can resume it, e.g. ``"hitl_loop"``."""
-    status: RunStatus
-    state: str
-    """The adapter's serialized snapshot (JSON text). Trust only the stored copy."""
-    version: int = 0
-    """Incremented by every save; a save may require the version it loaded."""
-    created_at: datetime
-    updated_at: datetime
-
-
-class ExecutionRecord(BaseModel):
-    """Proof that one tool call ran, so no resume runs it a second time."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    schema_version: Literal[1] = 1
-    run_id: str
-    call_id: str
-    tool: str
-    args: dict[str, Any]
-    """The arguments that actually ran (after any edit)."""
-    output: str
-    """What the model was told (the tool result after any notice)."""
-    is_error: bool = False
-    """The tool raised: it ran (so it is not run again), but the model was told it failed."""
-    at: datetime
-    request_id: str | None = None
-    """The approval request that released the call, or None when it was not gated."""
-    adapter: str | None = None
-    """The adapter that ran the call, e.g. ``"hitl_loop"``: the audit event's actor."""
-
-
-class Page(BaseModel):
-    """One page of requests; pass `next_cursor` back to get the next one."""
-
-    items: list[ApprovalRequest]
-    next_cursor: str | None = None
-
-
-def encode_cursor(request: ApprovalRequest) -> str:
-    """An opaque cursor positioned just after `request` in (created_at, id) order."""
-    raw = f"{request.created_at.isoformat()}|{request.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (created_at, id) position a cursor stands for."""
-    from hitl_core.errors import InvalidInput
-
-    try:
-        created, _, request_id = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), request_id
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput(f"Invalid page cursor {cursor!r}; pass back a next_cursor.") from None
-
-
-def check_limit(limit: int | None) -> None:
-    """Refuse a page size below 1 (None means no limit)."""
-    from hitl_core.errors import InvalidInput
-
-    if limit is not None and limit < 1:
-        raise InvalidInput(f"limit must be at least 1, not {limit}.")
-
-
 @runtime_checkable
 class ApprovalStore(Protocol):
-    """Durable pending approvals, run snapshots, executions and the audit trail.
+    """Durable pending approvals, run snapshots, the call ledger and the audit trail.
 
     Every method is atomic and safe to call from many threads and processes at once:
-    two processes deciding one request get one winner and one `AlreadyDecided`.
+    two processes deciding one request get one winner and one `AlreadyDecided`; two
+    claiming one call get one claim.
     """
 
     url: str
     """The URL the store was opened with (secrets masked)."""
     clock: Clock
-    """Where the store's "now" comes from: deadlines, decision checks, audit times."""
+    """Where the store's "now" comes from: deadlines, leases, decision checks, audit times."""
+
+    # -- requests ---------------------------------------------------------------------
 
     def put(self, request: ApprovalRequest) -> ApprovalRequest:
         """Store a new request, or return the stored one if this call was raised before.
@@ -153,12 +82,19 @@ class ApprovalStore(Protocol):
         """Requests in (created_at, id) order, filtered; ``status=None`` means any."""
         ...
 
-    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
+    def decide(
+        self, request_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest:
         """Record the one decision a request takes; see `lifecycle.decide` for the rules.
+
+        Args:
+            roles: the decider's roles, as the caller authenticated them (the decider is
+                the decision's `by`); checked against the roles the request names.
 
         Raises:
             UnknownRequest, AlreadyDecided, RequestExpired, DecisionNotAllowed,
-            DecisionMismatch, InvalidEdit: and in each case nothing is written.
+            DecisionMismatch, InvalidEdit, InvalidIdentity, NotAuthorized, SelfApproval:
+            and in each case nothing is written.
         """
         ...
 
@@ -167,7 +103,8 @@ class ApprovalStore(Protocol):
     ) -> list[ApprovalRequest]:
         """Expire pending requests due at `now` (default: the store's clock), oldest first.
 
-        Each takes its `on_expiry` decision and gets an ``expired`` audit event.
+        Each takes its `on_expiry` decision and gets an ``expired`` audit event. When
+        nothing is due, nothing is written.
         """
         ...
 
@@ -182,8 +119,10 @@ class ApprovalStore(Protocol):
     def cancel_run(
         self, run_id: str, *, by: str, reason: str | None = None
     ) -> list[ApprovalRequest]:
-        """Cancel the run and its pending requests."""
+        """Cancel the run and its pending requests; whoever holds its lease loses it."""
         ...
+
+    # -- runs -------------------------------------------------------------------------
 
     def save_run(
         self,
@@ -192,6 +131,8 @@ class ApprovalStore(Protocol):
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord:
         """Save a run snapshot, put its new requests and mark `resumed` in one transaction.
 
@@ -200,9 +141,15 @@ class ApprovalStore(Protocol):
         "resumed" while the stored run still waits on it.
         Returns the record as stored (its `version` incremented).
 
+        Args:
+            lease: the lease the saver holds (checked: its fencing token must be the run's
+                current one); None for a saver that holds none, which needs no live lease.
+            release: hand the lease back in the same transaction.
+
         Raises:
             RunChanged: `expected_version` is given and the stored version differs.
-            RequestIdConflict: as in `put`; nothing is saved.
+            LeaseLost / RunBusy: see `lease_rules.check`.
+            RequestIdConflict: as in `put`. In each case nothing is saved.
         """
         ...
 
@@ -210,13 +157,92 @@ class ApprovalStore(Protocol):
         """The run's stored snapshot. Raises `UnknownRun`."""
         ...
 
-    def record_execution(self, record: ExecutionRecord) -> ExecutionRecord:
-        """Record that a call ran (and audit it); the first record for a call wins."""
+    def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        adapter: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Runs in (created_at, run_id) order, filtered (``status=RunStatus.FAILED``...)."""
         ...
 
-    def executions(self, run_id: str) -> dict[str, ExecutionRecord]:
-        """Every recorded execution of a run, by call id."""
+    def fail_run(
+        self,
+        run_id: str,
+        error: str,
+        *,
+        lease: Lease | None,
+        events: Sequence[AuditEvent] = (),
+    ) -> RunRecord:
+        """Mark the run failed with `error`, keeping its stored snapshot, and hand back the
+        lease; `events` (a refusal, say) are appended first, then a ``failed`` event.
+
+        Raises:
+            UnknownRun, LeaseLost, RunBusy: nothing is written.
+        """
         ...
+
+    def retry_run(self, run_id: str, *, by: str) -> RunRecord:
+        """Reopen a failed run (or one whose process died mid-pass) as paused, to resume it.
+
+        Raises:
+            UnknownRun, RunNotFailed: nothing is written.
+        """
+        ...
+
+    # -- the call ledger --------------------------------------------------------------
+
+    def acquire_lease(self, run_id: str, holder: str, *, ttl: timedelta) -> Lease:
+        """A new grant of the run's lease to `holder`, with the next fencing token.
+
+        Raises:
+            RunBusy: another holder's lease is live.
+        """
+        ...
+
+    def renew_lease(self, lease: Lease, *, ttl: timedelta) -> Lease:
+        """`lease` extended to ``now + ttl``. Raises `LeaseLost` once taken over."""
+        ...
+
+    def release_lease(self, lease: Lease) -> None:
+        """Hand `lease` back (a no-op once it is no longer the current grant)."""
+        ...
+
+    def lease_of(self, run_id: str) -> Lease | None:
+        """The run's current (or last) grant, None if it never had one."""
+        ...
+
+    def claim_call(self, record: CallRecord, lease: Lease) -> CallRecord:
+        """Claim an attempt of a call (`record` is ``started``) before its side effect.
+
+        Returns the stored line: `record` itself when the claim was taken, another line
+        when the call already ran, or its attempt is someone else's (see
+        `call_rules.claim`). A taken claim is audited as ``started``.
+
+        Raises:
+            LeaseLost: `lease` is not the run's current grant; nothing is written.
+        """
+        ...
+
+    def settle_call(
+        self, record: CallRecord, lease: Lease, requests: Sequence[ApprovalRequest] = ()
+    ) -> CallRecord:
+        """Record what came of a claimed attempt, and put `requests` (a recovery request for
+        an unknown outcome) in the same transaction. Returns the stored line (see
+        `call_rules.settle`).
+
+        Raises:
+            LeaseLost: `lease` is not the run's current grant; nothing is written.
+        """
+        ...
+
+    def calls(self, run_id: str) -> dict[str, CallRecord]:
+        """The run's ledger: every call claimed, by call id."""
+        ...
+
+    # -- the audit trail ----------------------------------------------------------------
 
     def audit(
         self,

@@ -6,13 +6,17 @@ raises without side effects. Stores differ only in how they read, lock and write
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from hitl_core.access import Reviewer, check_decider
 from hitl_core.audit import AuditEvent, AuditKind
 from hitl_core.decisions import DecisionInput, Respond
-from hitl_core.errors import RequestIdConflict, RequestNotDecided, RunChanged
+from hitl_core.errors import RequestIdConflict, RequestNotDecided, RunChanged, RunNotFailed
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores.base import ExecutionRecord, RunRecord, RunStatus
+from hitl_core.stores import lease_rules
+from hitl_core.stores.base import RunRecord, RunStatus
+from hitl_core.stores.leases import Lease
 from hitl_core.validation import bind_decision
 
 __all__ = [
@@ -20,9 +24,11 @@ __all__ = [
     "cancel_run",
     "create",
     "decide",
-    "executed",
     "expire",
+    "failed",
     "resume",
+    "retry_run",
+    "run_event",
     "save_run",
 ]
 
@@ -52,9 +58,13 @@ def create(existing: ApprovalRequest | None, request: ApprovalRequest) -> Transi
     return fresh, event
 
 
-def decide(request: ApprovalRequest, decision: DecisionInput, now: datetime) -> Transition:
-    """Recording a reviewer's decision; see `bind_decision` for what is refused."""
+def decide(
+    request: ApprovalRequest, decision: DecisionInput, now: datetime, roles: Sequence[str] = ()
+) -> Transition:
+    """Recording a reviewer's decision; see `bind_decision` and `check_decider` for what
+    is refused. `roles` are the decider's (as authenticated by the caller)."""
     bound = bind_decision(request, decision, now)
+    check_decider(request, Reviewer(id=bound.by, roles=tuple(roles)), bound.kind)
     decided = request.model_copy(update={"status": RequestStatus.DECIDED, "decision": bound})
     detail = {"answer": bound.answer} if isinstance(bound, Respond) else {}
     event = AuditEvent.for_request(
@@ -103,21 +113,6 @@ def cancel(request: ApprovalRequest, now: datetime, by: str, reason: str | None)
     return cancelled, event
 
 
-def executed(record: ExecutionRecord) -> AuditEvent:
-    """The audit event for a call that ran."""
-    return AuditEvent(
-        kind=AuditKind.EXECUTED,
-        at=record.at,
-        run_id=record.run_id,
-        request_id=record.request_id,
-        call_id=record.call_id,
-        tool=record.tool,
-        actor=record.adapter,
-        args=dict(record.args),
-        detail={"output": record.output},
-    )
-
-
 def save_run(run: RunRecord, stored: RunRecord | None, expected_version: int | None) -> RunRecord:
     """The run record to write: one version past the stored one, keeping its creation time.
 
@@ -136,3 +131,55 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
     return run.model_copy(
         update={"status": RunStatus.CANCELLED, "version": run.version + 1, "updated_at": now}
     )
+
+
+def run_event(kind: AuditKind, run: RunRecord, at: datetime, **detail: object) -> AuditEvent:
+    """An audit event about the whole run (failed, retried), its adapter as the actor."""
+    return AuditEvent(
+        kind=kind,
+        at=at,
+        run_id=run.run_id,
+        actor=run.adapter,
+        detail={k: v for k, v in detail.items() if v is not None},
+    )
+
+
+def failed(stored: RunRecord, error: str, now: datetime) -> tuple[RunRecord, AuditEvent]:
+    """The run record after a pass raised: failed, its last good snapshot kept, one version on."""
+    record = stored.model_copy(
+        update={
+            "status": RunStatus.FAILED,
+            "error": error,
+            "version": stored.version + 1,
+            "updated_at": now,
+        }
+    )
+    return record, run_event(AuditKind.FAILED, record, now, error=error)
+
+
+def retry_run(
+    stored: RunRecord, lease: Lease | None, now: datetime, by: str
+) -> tuple[RunRecord, AuditEvent, Lease | None]:
+    """Reopening a failed run (or one whose process died mid-pass) to resume it again.
+
+    Returns the record, its event, and the lease row to write: a grant that ends the old
+    holder's (the process that died may be only paused), or None when there was none.
+
+    Raises:
+        RunNotFailed: the run is paused, completed or cancelled, or a live lease shows
+            someone still working on it.
+    """
+    abandoned = stored.status is RunStatus.RUNNING and (lease is None or not lease.is_live(now))
+    if stored.status is not RunStatus.FAILED and not abandoned:
+        raise RunNotFailed(stored.run_id, stored.status.value)
+    record = stored.model_copy(
+        update={
+            "status": RunStatus.PAUSED,
+            "error": None,
+            "version": stored.version + 1,
+            "updated_at": now,
+        }
+    )
+    event = run_event(AuditKind.RETRIED, record, now, by=by, error=stored.error)
+    revoked = lease_rules.revoke(lease, stored.run_id, by, now) if lease is not None else None
+    return record, event, revoked

@@ -13,18 +13,20 @@ from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import UnknownRequest, UnknownRun
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores import lifecycle
-from hitl_core.stores.base import (
-    ExecutionRecord,
+from hitl_core.stores import call_rules, lease_rules, lifecycle
+from hitl_core.stores.calls import CallRecord
+from hitl_core.stores.deliveries import DeliveryRecord
+from hitl_core.stores.leases import Claim, Lease
+from hitl_core.stores.records import (
     Page,
+    RunPage,
     RunRecord,
     RunStatus,
     check_limit,
     decode_cursor,
     encode_cursor,
+    encode_run_cursor,
 )
-from hitl_core.stores.deliveries import DeliveryRecord
-from hitl_core.stores.leases import Claim
 
 __all__ = ["MemoryStore"]
 
@@ -41,11 +43,11 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._requests: dict[str, ApprovalRequest] = {}
         self._runs: dict[str, RunRecord] = {}
-        self._executions: dict[tuple[str, str], ExecutionRecord] = {}
+        self._calls: dict[tuple[str, str], CallRecord] = {}
         self._audit: list[AuditEvent] = []
         """Every event, at index seq - 1."""
         self._heads: dict[str, AuditHead] = {}
-        self._leases: dict[str, tuple[str, datetime]] = {}
+        self._leases: dict[str, Lease] = {}
         self._cursors: dict[str, int] = {}
         self._deliveries: list[DeliveryRecord] = []
 
@@ -102,10 +104,12 @@ class MemoryStore:
         more = len(matching) > limit
         return Page(items=items, next_cursor=encode_cursor(items[-1]) if more else None)
 
-    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
+    def decide(
+        self, request_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest:
         with self._lock:
             request = self._get(request_id)
-            return self._apply(lifecycle.decide(request, decision, self.clock.now()))
+            return self._apply(lifecycle.decide(request, decision, self.clock.now(), roles))
 
     def expire_due(
         self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
@@ -136,6 +140,7 @@ class MemoryStore:
             cancelled = [self._apply(lifecycle.cancel(r, now, by, reason)) for r in pending]
             if run_id in self._runs:
                 self._runs[run_id] = lifecycle.cancel_run(self._runs[run_id], now)
+                self._leases[run_id] = lease_rules.revoke(self._leases.get(run_id), run_id, by, now)
             return cancelled
 
     def save_run(
@@ -145,35 +150,151 @@ class MemoryStore:
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord:
+        now = self.clock.now()
         with self._lock:
+            current = self._leases.get(run.run_id)
+            lease_rules.check(current, lease, run.run_id, now)
             saved = lifecycle.save_run(run, self._runs.get(run.run_id), expected_version)
             transitions = [lifecycle.create(self._requests.get(r.id), r) for r in requests]
-            applied = [lifecycle.resume(self._get(r), self.clock.now()) for r in resumed]
+            applied = [lifecycle.resume(self._get(r), now) for r in resumed]
             self._runs[run.run_id] = saved
             for transition in [*transitions, *applied]:
                 self._apply(transition)
+            if release and lease is not None:
+                self._release(lease, now)
             return saved
 
     def load_run(self, run_id: str) -> RunRecord:
         with self._lock:
-            try:
-                return self._runs[run_id]
-            except KeyError:
-                raise UnknownRun(run_id) from None
+            return self._load_run(run_id)
 
-    def record_execution(self, record: ExecutionRecord) -> ExecutionRecord:
-        key = (record.run_id, record.call_id)
+    def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        adapter: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        check_limit(limit)
+        after = decode_cursor(cursor) if cursor else None
         with self._lock:
-            if key in self._executions:
-                return self._executions[key]
-            self._executions[key] = record
-            self._append(lifecycle.executed(record))
+            matching = sorted(
+                (
+                    r
+                    for r in self._runs.values()
+                    if (status is None or r.status is status)
+                    and (adapter is None or r.adapter == adapter)
+                    and (after is None or (r.created_at, r.run_id) > after)
+                ),
+                key=lambda r: (r.created_at, r.run_id),
+            )
+        items = matching[:limit]
+        more = len(matching) > limit
+        return RunPage(items=items, next_cursor=encode_run_cursor(items[-1]) if more else None)
+
+    def fail_run(
+        self,
+        run_id: str,
+        error: str,
+        *,
+        lease: Lease | None,
+        events: Sequence[AuditEvent] = (),
+    ) -> RunRecord:
+        now = self.clock.now()
+        with self._lock:
+            lease_rules.check(self._leases.get(run_id), lease, run_id, now)
+            stored = self._load_run(run_id)
+            record, event = lifecycle.failed(stored, error, now)
+            self._runs[run_id] = record
+            for extra in (*events, event):
+                self._append(extra)
+            if lease is not None:
+                self._release(lease, now)
             return record
 
-    def executions(self, run_id: str) -> dict[str, ExecutionRecord]:
+    def retry_run(self, run_id: str, *, by: str) -> RunRecord:
+        now = self.clock.now()
         with self._lock:
-            return {c: r for (run, c), r in self._executions.items() if run == run_id}
+            stored = self._load_run(run_id)
+            record, event, revoked = lifecycle.retry_run(stored, self._leases.get(run_id), now, by)
+            self._runs[run_id] = record
+            self._append(event)
+            if revoked is not None:
+                self._leases[run_id] = revoked
+            return record
+
+    def _load_run(self, run_id: str) -> RunRecord:
+        try:
+            return self._runs[run_id]
+        except KeyError:
+            raise UnknownRun(run_id) from None
+
+    # -- the call ledger ------------------------------------------------------------
+
+    def acquire_lease(self, run_id: str, holder: str, *, ttl: timedelta) -> Lease:
+        now = self.clock.now()
+        with self._lock:
+            lease = lease_rules.acquire(self._leases.get(run_id), run_id, holder, now, ttl)
+            self._leases[run_id] = lease
+            return lease
+
+    def renew_lease(self, lease: Lease, *, ttl: timedelta) -> Lease:
+        now = self.clock.now()
+        with self._lock:
+            renewed = lease_rules.renew(self._leases.get(lease.run_id), lease, now, ttl)
+            self._leases[lease.run_id] = renewed
+            return renewed
+
+    def release_lease(self, lease: Lease) -> None:
+        with self._lock:
+            self._release(lease, self.clock.now())
+
+    def _release(self, lease: Lease, now: datetime) -> None:
+        released = lease_rules.release(self._leases.get(lease.run_id), lease, now)
+        if released is not None:
+            self._leases[lease.run_id] = released
+
+    def lease_of(self, run_id: str) -> Lease | None:
+        with self._lock:
+            return self._leases.get(run_id)
+
+    def claim_call(self, record: CallRecord, lease: Lease) -> CallRecord:
+        key = (record.run_id, record.call_id)
+        with self._lock:
+            lease_rules.check(
+                self._leases.get(record.run_id), lease, record.run_id, self.clock.now()
+            )
+            stored, event = call_rules.claim(self._calls.get(key), record)
+            if event is not None:
+                self._calls[key] = stored
+                self._append(event)
+            return stored
+
+    def settle_call(
+        self, record: CallRecord, lease: Lease, requests: Sequence[ApprovalRequest] = ()
+    ) -> CallRecord:
+        key = (record.run_id, record.call_id)
+        with self._lock:
+            lease_rules.check(
+                self._leases.get(record.run_id), lease, record.run_id, self.clock.now()
+            )
+            stored, event = call_rules.settle(self._calls.get(key), record)
+            if event is None:
+                return stored
+            transitions = [lifecycle.create(self._requests.get(r.id), r) for r in requests]
+            self._calls[key] = stored
+            self._append(event)
+            for transition in transitions:
+                self._apply(transition)
+            return stored
+
+    def calls(self, run_id: str) -> dict[str, CallRecord]:
+        with self._lock:
+            return {c: r for (run, c), r in self._calls.items() if run == run_id}
 
     def audit(
         self,
@@ -239,19 +360,16 @@ class MemoryStore:
                 for run_id, run in self._runs.items()
                 if run.status is RunStatus.PAUSED
                 and run_id in answered
-                and (run_id not in self._leases or self._leases[run_id][1] <= now)
+                and not (run_id in self._leases and self._leases[run_id].is_live(now))
             )[:limit]
+            claims = []
             for run_id in ready:
-                self._leases[run_id] = (worker, now + lease)
-            return [
-                Claim(run_id=r, adapter=self._runs[r].adapter, worker=worker, until=now + lease)
-                for r in ready
-            ]
-
-    def release(self, run_id: str, worker: str) -> None:
-        with self._lock:
-            if self._leases.get(run_id, ("",))[0] == worker:
-                del self._leases[run_id]
+                granted = lease_rules.acquire(self._leases.get(run_id), run_id, worker, now, lease)
+                self._leases[run_id] = granted
+                claims.append(
+                    Claim(run_id=run_id, adapter=self._runs[run_id].adapter, lease=granted)
+                )
+            return claims
 
     def close(self) -> None:
         """Nothing to release."""

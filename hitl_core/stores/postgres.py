@@ -1,15 +1,16 @@
 """`postgresql://...`: the store for many workers on many machines (psycopg 3 + psycopg-pool).
 
 Every operation is one transaction. A write first takes its run's advisory lock, then
-reads the request ``FOR UPDATE``, so concurrent deciders get one winner and
-`AlreadyDecided` for the rest, and each run's audit chain grows one link at a time.
-Expiry takes due rows with ``FOR UPDATE SKIP LOCKED`` and only the run locks no one
-holds, so several workers expire side by side and never wait on each other. New
-requests, decisions, expiries and resumes also ``NOTIFY hitl_events``, so a listening
-worker wakes within milliseconds instead of polling. Reading the audit trail ``after`` a
-seq waits for the transactions still writing below the newest seq, so a tail never
-skips an event that commits late. The SQL is shared with the async twin
-(`postgres_aio.AsyncPostgresStore`).
+reads what it changes, so concurrent deciders get one winner and `AlreadyDecided` for the
+rest, each run's audit chain grows one link at a time, and a lease check and the write it
+guards can never interleave with a takeover. Expiry and `claim_ready` take rows with
+``FOR UPDATE SKIP LOCKED`` and only the run locks no one holds, so several workers work
+side by side and never wait on each other. New requests, decisions, expiries and resumes
+also ``NOTIFY hitl_events``, so a listening worker wakes within milliseconds instead of
+polling. Reading the audit trail ``after`` a seq waits for the transactions still writing
+below the newest seq, so a tail never skips an event that commits late. The SQL is
+shared with the async twin (`postgres_aio.AsyncPostgresStore`); driver errors become
+`StoreError` (`StoreUnavailable` when the server or pool cannot be reached) here.
 """
 
 from __future__ import annotations
@@ -18,27 +19,30 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from hitl_core.audit import AuditEvent
-from hitl_core.audit_chain import AuditHead, linked_document
+from hitl_core.audit_chain import AuditHead
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
-    InvalidInput,
     MissingDependency,
     SchemaVersionMismatch,
     StoreError,
+    StoreUnavailable,
     UnknownRequest,
     UnknownRun,
 )
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores import lifecycle
+from hitl_core.stores import lease_rules, lifecycle
+from hitl_core.stores import postgres_cursor as pc
+from hitl_core.stores import postgres_rows as rows
 from hitl_core.stores import postgres_sql as sql
-from hitl_core.stores.base import ExecutionRecord, Page, RunRecord, check_limit
 from hitl_core.stores.deliveries import DeliveryRecord
-from hitl_core.stores.leases import Claim
+from hitl_core.stores.leases import Lease
+from hitl_core.stores.postgres_ledger import PostgresLedger
+from hitl_core.stores.records import Page, RunPage, RunRecord, RunStatus, check_limit
 
 try:
     import psycopg
@@ -52,11 +56,10 @@ __all__ = ["CHANNEL", "MIGRATIONS", "PostgresStore"]
 CHANNEL = sql.CHANNEL
 MIGRATIONS = sql.MIGRATIONS
 
+Cursor = pc.Cursor
 
-Cursor = psycopg.Cursor[Any]
 
-
-class PostgresStore:
+class PostgresStore(PostgresLedger):
     """The `ApprovalStore` on PostgreSQL, shared by any number of processes and machines."""
 
     def __init__(
@@ -81,7 +84,8 @@ class PostgresStore:
                 kwargs={"autocommit": True},
             )
         except Exception as error:  # psycopg's errors and the pool's own timeout
-            raise StoreError(f"Cannot connect to {self.url}: {error}") from None
+            kind = StoreUnavailable if isinstance(error, psycopg.OperationalError) else StoreError
+            raise kind(f"Cannot connect to {self.url}: {error}") from None
         try:
             self.setup()
         except BaseException:
@@ -90,12 +94,13 @@ class PostgresStore:
 
     @contextmanager
     def _tx(self) -> Iterator[Cursor]:
-        """One transaction; driver errors become `StoreError` here, at the boundary."""
+        """One transaction; driver errors become hitl errors here, at the boundary."""
         try:
             with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur
         except psycopg.Error as error:
-            raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
+            transient = isinstance(error, psycopg.OperationalError)
+            raise rows.store_error(self.url, error, transient=transient) from error
 
     @contextmanager
     def _read(self) -> Iterator[Cursor]:
@@ -104,7 +109,8 @@ class PostgresStore:
             with self.pool.connection() as conn, conn.cursor() as cur:
                 yield cur
         except psycopg.Error as error:
-            raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
+            transient = isinstance(error, psycopg.OperationalError)
+            raise rows.store_error(self.url, error, transient=transient) from error
 
     def setup(self) -> None:
         """Create or upgrade the schema. Idempotent; runs on open; safe from many processes.
@@ -115,7 +121,7 @@ class PostgresStore:
         with self._tx() as cur:
             cur.execute(sql.LOCK, (sql.MIGRATION_LOCK,))
             cur.execute(sql.CREATE_SCHEMA_TABLE)
-            current = sql.scalar(cur.execute(sql.SCHEMA_VERSION).fetchone())
+            current = rows.scalar(cur.execute(sql.SCHEMA_VERSION).fetchone())
             if current > len(MIGRATIONS):
                 raise SchemaVersionMismatch(
                     f"PostgreSQL store {self.url}", current, len(MIGRATIONS)
@@ -126,67 +132,22 @@ class PostgresStore:
 
     def schema_version(self) -> int:
         with self._read() as cur:
-            return sql.scalar(cur.execute(sql.SCHEMA_VERSION).fetchone())
+            return rows.scalar(cur.execute(sql.SCHEMA_VERSION).fetchone())
 
-    # -- helpers --------------------------------------------------------------------
+    _apply = staticmethod(pc.apply)
+    """`postgres_cursor.apply`: a request transition written in an open transaction."""
 
-    @staticmethod
-    def _load(cur: Cursor, request_id: str, *, lock: bool) -> ApprovalRequest | None:
-        row = cur.execute(
-            sql.SELECT_REQUEST + (" FOR UPDATE" if lock else ""), (request_id,)
-        ).fetchone()
-        return ApprovalRequest.model_validate(row[0]) if row else None
-
-    @staticmethod
-    def _require(cur: Cursor, request_id: str, heads: sql.Heads) -> ApprovalRequest:
-        """The request, locked, noting its run's head; call it holding the run's lock."""
-        row = cur.execute(sql.SELECT_REQUEST_AND_HEAD, (request_id,)).fetchone()
-        if row is None:
-            raise UnknownRequest(request_id)
-        request = ApprovalRequest.model_validate(row[0])
-        heads.setdefault(request.run_id, sql.head_of(request.run_id, row[1:]))
-        return request
-
-    @staticmethod
-    def _apply(cur: Cursor, transition: lifecycle.Transition, heads: sql.Heads) -> ApprovalRequest:
-        request, event = transition
-        if event is None:
-            return request
-        cur.execute(sql.UPSERT_REQUEST, sql.request_row(request, Jsonb))
-        PostgresStore._append(cur, event, heads)
-        return request
-
-    @staticmethod
-    def _append(cur: Cursor, event: AuditEvent, heads: sql.Heads) -> None:
-        """Link `event` after its run's head, append it, move the head (and notify).
-
-        The caller holds the run's lock, so the head read here stays the head until commit.
-        """
-        run_id = event.run_id
-        if run_id not in heads:
-            heads[run_id] = sql.head_of(run_id, cur.execute(sql.SELECT_HEAD, (run_id,)).fetchone())
-        doc, head = linked_document(event, heads[run_id])
-        query, params = sql.append_audit(event, doc, head, Jsonb)
-        if sql.scalar(cur.execute(query, params).fetchone()) != 1:
-            raise StoreError(sql.head_moved(run_id))
-        heads[run_id] = head
-
-    @staticmethod
-    def _load_run(cur: Cursor, run_id: str, *, lock: bool) -> RunRecord | None:
-        row = cur.execute(sql.SELECT_RUN + (" FOR UPDATE" if lock else ""), (run_id,)).fetchone()
-        return RunRecord.model_validate(row[0]) if row else None
-
-    # -- the port -------------------------------------------------------------------
+    # -- requests -------------------------------------------------------------------
 
     def put(self, request: ApprovalRequest) -> ApprovalRequest:
         with self._tx() as cur:
             cur.execute(sql.LOCK_RUN, (request.run_id,))
-            existing = self._load(cur, request.id, lock=True)
-            return self._apply(cur, lifecycle.create(existing, request), {})
+            existing = pc.load_request(cur, request.id, lock=True)
+            return pc.apply(cur, lifecycle.create(existing, request), {})
 
     def get(self, request_id: str) -> ApprovalRequest:
         with self._read() as cur:
-            request = self._load(cur, request_id, lock=False)
+            request = pc.load_request(cur, request_id, lock=False)
         if request is None:
             raise UnknownRequest(request_id)
         return request
@@ -200,49 +161,54 @@ class PostgresStore:
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
-        if limit < 1:
-            raise InvalidInput(f"limit must be at least 1, not {limit}.")
+        check_limit(limit)
         query, params = sql.list_query(status, run_id, tool, cursor, limit)
         with self._read() as cur:
-            rows = cur.execute(query, params).fetchall()
-        return sql.page_of(rows, limit)
+            found = cur.execute(query, params).fetchall()
+        return rows.page_of(found, limit)
 
-    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
+    def decide(
+        self, request_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest:
         with self._tx() as cur:
-            heads: sql.Heads = {}
+            heads: rows.Heads = {}
             cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
-            request = self._require(cur, request_id, heads)
-            return self._apply(cur, lifecycle.decide(request, decision, self.clock.now()), heads)
+            request = pc.require(cur, request_id, heads)
+            transition = lifecycle.decide(request, decision, self.clock.now(), roles)
+            return pc.apply(cur, transition, heads)
 
     def expire_due(
         self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
     ) -> list[ApprovalRequest]:
         """Expire due requests, as `ApprovalStore.expire_due` says.
 
-        Without `run_id`, a request whose run another transaction holds (maybe deciding
-        it) is left for the next call rather than waited for, so expirers never block.
+        It looks first, outside any transaction, and opens one only when something is
+        due. Without `run_id`, a request whose run another transaction holds (maybe
+        deciding it) is left for the next call rather than waited for, so expirers never
+        block.
         """
         now = now or self.clock.now()
+        with self._read() as cur:
+            if cur.execute(*sql.due_probe(now, run_id)).fetchone() is None:
+                return []
         query, params = sql.expire_query(now, run_id, limit)
         with self._tx() as cur:
-            heads: sql.Heads = {}
+            heads: rows.Heads = {}
             if run_id is not None:
                 cur.execute(sql.LOCK_RUN, (run_id,))
-            due = [
-                ApprovalRequest.model_validate(r[0]) for r in cur.execute(query, params).fetchall()
-            ]
+            due = [ApprovalRequest.model_validate(r[0]) for r in cur.execute(query, params)]
             if run_id is None and due:
-                locked = cur.execute(sql.TRY_LOCK_RUNS, (sql.due_runs(due),)).fetchall()
-                rows = cur.execute(sql.SELECT_HEADS, ([r[0] for r in locked],)).fetchall()
-                due, heads = sql.lockable(due, locked, rows)
-            return [self._apply(cur, lifecycle.expire(r, now), heads) for r in due]
+                locked = cur.execute(sql.TRY_LOCK_RUNS, (rows.due_runs(due),)).fetchall()
+                found = cur.execute(sql.SELECT_HEADS, ([r[0] for r in locked],)).fetchall()
+                due, heads = rows.lockable(due, locked, found)
+            return [pc.apply(cur, lifecycle.expire(r, now), heads) for r in due]
 
     def mark_resumed(self, request_id: str) -> ApprovalRequest:
         with self._tx() as cur:
-            heads: sql.Heads = {}
+            heads: rows.Heads = {}
             cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
-            request = self._require(cur, request_id, heads)
-            return self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
+            request = pc.require(cur, request_id, heads)
+            return pc.apply(cur, lifecycle.resume(request, self.clock.now()), heads)
 
     def cancel_run(
         self, run_id: str, *, by: str, reason: str | None = None
@@ -250,16 +216,20 @@ class PostgresStore:
         now = self.clock.now()
         with self._tx() as cur:
             cur.execute(sql.LOCK_RUN, (run_id,))
-            rows = cur.execute(sql.SELECT_PENDING_OF_RUN, (run_id,)).fetchall()
-            pending = [ApprovalRequest.model_validate(r[0]) for r in rows]
-            heads: sql.Heads = {}
+            found = cur.execute(sql.SELECT_PENDING_OF_RUN, (run_id,)).fetchall()
+            pending = [ApprovalRequest.model_validate(r[0]) for r in found]
+            heads: rows.Heads = {}
             cancelled = [
-                self._apply(cur, lifecycle.cancel(r, now, by, reason), heads) for r in pending
+                pc.apply(cur, lifecycle.cancel(r, now, by, reason), heads) for r in pending
             ]
-            stored = self._load_run(cur, run_id, lock=True)
+            stored = pc.load_run(cur, run_id, lock=True)
             if stored is not None:
-                cur.execute(sql.UPSERT_RUN, sql.run_row(lifecycle.cancel_run(stored, now), Jsonb))
+                cur.execute(sql.UPSERT_RUN, rows.run_row(lifecycle.cancel_run(stored, now), Jsonb))
+                revoked = lease_rules.revoke(pc.load_lease(cur, run_id), run_id, by, now)
+                pc.write_lease(cur, revoked)
             return cancelled
+
+    # -- runs -----------------------------------------------------------------------
 
     def save_run(
         self,
@@ -268,50 +238,95 @@ class PostgresStore:
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord:
+        now = self.clock.now()
         with self._tx() as cur:
-            locked = sql.runs_to_lock(run, requests)
-            for run_id in locked:
-                cur.execute(sql.LOCK_RUN, (run_id,))
-            stored = self._load_run(cur, run.run_id, lock=True)
+            locked = rows.runs_to_lock(run.run_id, requests)
+            pc.lock_runs(cur, locked)
+            lease_rules.check(pc.load_lease(cur, run.run_id), lease, run.run_id, now)
+            stored = pc.load_run(cur, run.run_id, lock=True)
             saved = lifecycle.save_run(run, stored, expected_version)
-            transitions = [lifecycle.create(self._load(cur, r.id, lock=True), r) for r in requests]
-            cur.execute(sql.UPSERT_RUN, sql.run_row(saved, Jsonb))
-            heads: sql.Heads = {}
+            transitions = [
+                lifecycle.create(pc.load_request(cur, r.id, lock=True), r) for r in requests
+            ]
+            cur.execute(sql.UPSERT_RUN, rows.run_row(saved, Jsonb))
+            heads: rows.Heads = {}
             for transition in transitions:
-                self._apply(cur, transition, heads)
+                pc.apply(cur, transition, heads)
             for request_id in resumed:
-                request = self._require(cur, request_id, heads)
+                request = pc.require(cur, request_id, heads)
                 if request.run_id not in locked:  # another run's request: lock it, read again
                     cur.execute(sql.LOCK_RUN, (request.run_id,))
                     locked.append(request.run_id)
                     del heads[request.run_id]
-                    request = self._require(cur, request_id, heads)
-                self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
+                    request = pc.require(cur, request_id, heads)
+                pc.apply(cur, lifecycle.resume(request, now), heads)
+            if release and lease is not None:
+                pc.release(cur, lease, now)
             return saved
 
     def load_run(self, run_id: str) -> RunRecord:
         with self._read() as cur:
-            run = self._load_run(cur, run_id, lock=False)
+            run = pc.load_run(cur, run_id, lock=False)
         if run is None:
             raise UnknownRun(run_id)
         return run
 
-    def record_execution(self, record: ExecutionRecord) -> ExecutionRecord:
-        with self._tx() as cur:
-            cur.execute(sql.LOCK_RUN, (record.run_id,))
-            doc = Jsonb(record.model_dump(mode="json"))
-            if cur.execute(sql.INSERT_EXECUTION, (record.run_id, record.call_id, doc)).fetchone():
-                self._append(cur, lifecycle.executed(record), {})
-                return record
-            row = cur.execute(sql.SELECT_EXECUTION, (record.run_id, record.call_id)).fetchone()
-            assert row is not None
-            return ExecutionRecord.model_validate(row[0])
-
-    def executions(self, run_id: str) -> dict[str, ExecutionRecord]:
+    def list_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        adapter: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        check_limit(limit)
+        query, params = sql.runs_query(status, adapter, cursor, limit)
         with self._read() as cur:
-            rows = cur.execute(sql.SELECT_EXECUTIONS, (run_id,)).fetchall()
-        return {call_id: ExecutionRecord.model_validate(doc) for call_id, doc in rows}
+            return rows.run_page_of(cur.execute(query, params).fetchall(), limit)
+
+    def fail_run(
+        self,
+        run_id: str,
+        error: str,
+        *,
+        lease: Lease | None,
+        events: Sequence[AuditEvent] = (),
+    ) -> RunRecord:
+        now = self.clock.now()
+        with self._tx() as cur:
+            cur.execute(sql.LOCK_RUN, (run_id,))
+            lease_rules.check(pc.load_lease(cur, run_id), lease, run_id, now)
+            stored = pc.load_run(cur, run_id, lock=True)
+            if stored is None:
+                raise UnknownRun(run_id)
+            record, event = lifecycle.failed(stored, error, now)
+            cur.execute(sql.UPSERT_RUN, rows.run_row(record, Jsonb))
+            heads: rows.Heads = {}
+            for extra in (*events, event):
+                pc.append(cur, extra, heads)
+            if lease is not None:
+                pc.release(cur, lease, now)
+            return record
+
+    def retry_run(self, run_id: str, *, by: str) -> RunRecord:
+        now = self.clock.now()
+        with self._tx() as cur:
+            cur.execute(sql.LOCK_RUN, (run_id,))
+            stored = pc.load_run(cur, run_id, lock=True)
+            if stored is None:
+                raise UnknownRun(run_id)
+            current = pc.load_lease(cur, run_id)
+            record, event, revoked = lifecycle.retry_run(stored, current, now, by)
+            cur.execute(sql.UPSERT_RUN, rows.run_row(record, Jsonb))
+            pc.append(cur, event, {})
+            if revoked is not None:
+                pc.write_lease(cur, revoked)
+            return record
+
+    # -- the audit trail ------------------------------------------------------------
 
     def audit(
         self,
@@ -338,8 +353,7 @@ class PostgresStore:
                 return []
         query, params = sql.audit_query(run_id, request_id, after, limit, end)
         with self._read() as cur:
-            rows = cur.execute(query, params).fetchall()
-        return sql.events_of(rows)
+            return rows.events_of(cur.execute(query, params).fetchall())
 
     def _tail_end(self, after: int) -> int:
         """The highest seq at or below which no event can still appear.
@@ -365,7 +379,7 @@ class PostgresStore:
     def audit_heads(self, run_id: str | None = None) -> dict[str, AuditHead]:
         query, params = sql.heads_query(run_id)
         with self._read() as cur:
-            return sql.heads_of(cur.execute(query, params).fetchall())
+            return rows.heads_of(cur.execute(query, params).fetchall())
 
     def last_audit_seq(self) -> int:
         """The highest seq with no event still able to appear below it (see `audit`).
@@ -375,13 +389,13 @@ class PostgresStore:
         """
         end = self._tail_end(0)
         with self._read() as cur:
-            return sql.scalar(cur.execute(sql.LAST_STABLE_SEQ, (end,)).fetchone())
+            return rows.scalar(cur.execute(sql.LAST_STABLE_SEQ, (end,)).fetchone())
 
     # -- webhook deliveries ---------------------------------------------------------
 
     def delivery_cursor(self, endpoint: str) -> int:
         with self._read() as cur:
-            return sql.scalar(cur.execute(sql.SELECT_CURSOR, (endpoint,)).fetchone())
+            return rows.scalar(cur.execute(sql.SELECT_CURSOR, (endpoint,)).fetchone())
 
     def advance_delivery_cursor(self, endpoint: str, seq: int) -> None:
         with self._tx() as cur:
@@ -389,7 +403,7 @@ class PostgresStore:
 
     def record_delivery(self, record: DeliveryRecord) -> None:
         with self._tx() as cur:
-            cur.execute(sql.INSERT_DELIVERY, sql.delivery_row(record, Jsonb))
+            cur.execute(sql.INSERT_DELIVERY, rows.delivery_row(record, Jsonb))
 
     def deliveries(
         self, *, endpoint: str | None = None, event_seq: int | None = None, limit: int = 100
@@ -397,18 +411,7 @@ class PostgresStore:
         check_limit(limit)
         query, params = sql.deliveries_query(endpoint, event_seq, limit)
         with self._read() as cur:
-            return sql.deliveries_of(cur.execute(query, params).fetchall())
-
-    def claim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
-        now = self.clock.now()
-        with self._tx() as cur:
-            rows = cur.execute(sql.CLAIM_SELECT, (now, limit)).fetchall()
-            cur.execute(sql.CLAIM_UPDATE, (worker, now + lease, [r[0] for r in rows]))
-        return [Claim(run_id=r, adapter=a, worker=worker, until=now + lease) for r, a in rows]
-
-    def release(self, run_id: str, worker: str) -> None:
-        with self._tx() as cur:
-            cur.execute(sql.RELEASE, (run_id, worker))
+            return rows.deliveries_of(cur.execute(query, params).fetchall())
 
     def wait_for_events(
         self, timeout: float, events: tuple[str, ...] = ("decided", "expired")

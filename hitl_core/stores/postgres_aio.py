@@ -3,7 +3,8 @@
 Open it with ``store = await AsyncPostgresStore.open(url)``; every method is the sync
 store's name with an ``a`` prefix (`adecide`, `asave_run`...). Use it from async
 frameworks (the OpenAI Agents SDK, LangGraph's ``ainvoke``) so store calls never block
-the event loop.
+the event loop. The ledger operations are in `postgres_ledger.AsyncPostgresLedger`, next
+to their sync twins; the cursor helpers in `postgres_cursor`.
 """
 
 from __future__ import annotations
@@ -11,41 +12,43 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from hitl_core.audit import AuditEvent
-from hitl_core.audit_chain import AuditHead, linked_document
+from hitl_core.audit_chain import AuditHead
 from hitl_core.clock import Clock, SystemClock
 from hitl_core.decisions import DecisionInput
 from hitl_core.errors import (
-    InvalidInput,
+    MissingDependency,
     SchemaVersionMismatch,
     StoreError,
+    StoreUnavailable,
     UnknownRequest,
     UnknownRun,
 )
 from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores import lifecycle
+from hitl_core.stores import lease_rules, lifecycle
+from hitl_core.stores import postgres_cursor as pc
+from hitl_core.stores import postgres_rows as rows
 from hitl_core.stores import postgres_sql as sql
-from hitl_core.stores.base import ExecutionRecord, Page, RunRecord, check_limit
-from hitl_core.stores.leases import Claim
+from hitl_core.stores.leases import Lease
+from hitl_core.stores.postgres_ledger import AsyncPostgresLedger
+from hitl_core.stores.records import Page, RunPage, RunRecord, RunStatus, check_limit
 
 try:
     import psycopg
     from psycopg.types.json import Jsonb
     from psycopg_pool import AsyncConnectionPool
 except ModuleNotFoundError as error:  # pragma: no cover - exercised without the extra
-    from hitl_core.errors import MissingDependency
-
     raise MissingDependency(error.name or "psycopg", "postgres") from error
 
 __all__ = ["AsyncPostgresStore"]
 
-Cursor = psycopg.AsyncCursor[Any]
+Cursor = pc.ACursor
 
 
-class AsyncPostgresStore:
+class AsyncPostgresStore(AsyncPostgresLedger):
     """`PostgresStore` for asyncio code. Build it with `AsyncPostgresStore.open`."""
 
     def __init__(self, url: str, pool: AsyncConnectionPool[Any], clock: Clock) -> None:
@@ -73,7 +76,8 @@ class AsyncPostgresStore:
             )
             await pool.open(wait=True, timeout=30)
         except Exception as error:
-            raise StoreError(f"Cannot connect to {sql.masked_url(url)}: {error}") from None
+            kind = StoreUnavailable if isinstance(error, psycopg.OperationalError) else StoreError
+            raise kind(f"Cannot connect to {sql.masked_url(url)}: {error}") from None
         store = cls(url, pool, clock or SystemClock())
         try:
             await store.asetup()
@@ -84,27 +88,30 @@ class AsyncPostgresStore:
 
     @asynccontextmanager
     async def _tx(self) -> AsyncIterator[Cursor]:
+        """Async twin of `PostgresStore._tx`."""
         try:
             async with self.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield cur
         except psycopg.Error as error:
-            raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
+            transient = isinstance(error, psycopg.OperationalError)
+            raise rows.store_error(self.url, error, transient=transient) from error
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[Cursor]:
-        """One statement outside a transaction (a snapshot of its own, one round trip)."""
+        """Async twin of `PostgresStore._read`."""
         try:
             async with self.pool.connection() as conn, conn.cursor() as cur:
                 yield cur
         except psycopg.Error as error:
-            raise StoreError(f"PostgreSQL store {self.url} failed: {error}") from error
+            transient = isinstance(error, psycopg.OperationalError)
+            raise rows.store_error(self.url, error, transient=transient) from error
 
     async def asetup(self) -> None:
         """Async twin of `PostgresStore.setup`."""
         async with self._tx() as cur:
             await cur.execute(sql.LOCK, (sql.MIGRATION_LOCK,))
             await cur.execute(sql.CREATE_SCHEMA_TABLE)
-            current = sql.scalar(await (await cur.execute(sql.SCHEMA_VERSION)).fetchone())
+            current = rows.scalar(await (await cur.execute(sql.SCHEMA_VERSION)).fetchone())
             if current > len(sql.MIGRATIONS):
                 raise SchemaVersionMismatch(
                     f"PostgreSQL store {self.url}", current, len(sql.MIGRATIONS)
@@ -113,67 +120,19 @@ class AsyncPostgresStore:
                 await cur.execute(sql.MIGRATIONS[version - 1].encode())
                 await cur.execute(sql.RECORD_VERSION, (version, self.clock.now()))
 
-    # -- helpers --------------------------------------------------------------------
-
-    @staticmethod
-    async def _load(cur: Cursor, request_id: str, *, lock: bool) -> ApprovalRequest | None:
-        query = sql.SELECT_REQUEST + (" FOR UPDATE" if lock else "")
-        row = await (await cur.execute(query, (request_id,))).fetchone()
-        return ApprovalRequest.model_validate(row[0]) if row else None
-
-    @staticmethod
-    async def _require(cur: Cursor, request_id: str, heads: sql.Heads) -> ApprovalRequest:
-        """Async twin of `PostgresStore._require`."""
-        row = await (await cur.execute(sql.SELECT_REQUEST_AND_HEAD, (request_id,))).fetchone()
-        if row is None:
-            raise UnknownRequest(request_id)
-        request = ApprovalRequest.model_validate(row[0])
-        heads.setdefault(request.run_id, sql.head_of(request.run_id, row[1:]))
-        return request
-
-    @classmethod
-    async def _apply(
-        cls, cur: Cursor, transition: lifecycle.Transition, heads: sql.Heads
-    ) -> ApprovalRequest:
-        request, event = transition
-        if event is None:
-            return request
-        await cur.execute(sql.UPSERT_REQUEST, sql.request_row(request, Jsonb))
-        await cls._append(cur, event, heads)
-        return request
-
-    @staticmethod
-    async def _append(cur: Cursor, event: AuditEvent, heads: sql.Heads) -> None:
-        """Async twin of `PostgresStore._append`."""
-        run_id = event.run_id
-        if run_id not in heads:
-            row = await (await cur.execute(sql.SELECT_HEAD, (run_id,))).fetchone()
-            heads[run_id] = sql.head_of(run_id, row)
-        doc, head = linked_document(event, heads[run_id])
-        query, params = sql.append_audit(event, doc, head, Jsonb)
-        if sql.scalar(await (await cur.execute(query, params)).fetchone()) != 1:
-            raise StoreError(sql.head_moved(run_id))
-        heads[run_id] = head
-
-    @staticmethod
-    async def _load_run(cur: Cursor, run_id: str, *, lock: bool) -> RunRecord | None:
-        query = sql.SELECT_RUN + (" FOR UPDATE" if lock else "")
-        row = await (await cur.execute(query, (run_id,))).fetchone()
-        return RunRecord.model_validate(row[0]) if row else None
-
-    # -- the port, awaited ----------------------------------------------------------
+    # -- requests -------------------------------------------------------------------
 
     async def aput(self, request: ApprovalRequest) -> ApprovalRequest:
         """Async twin of `PostgresStore.put`."""
         async with self._tx() as cur:
             await cur.execute(sql.LOCK_RUN, (request.run_id,))
-            existing = await self._load(cur, request.id, lock=True)
-            return await self._apply(cur, lifecycle.create(existing, request), {})
+            existing = await pc.aload_request(cur, request.id, lock=True)
+            return await pc.aapply(cur, lifecycle.create(existing, request), {})
 
     async def aget(self, request_id: str) -> ApprovalRequest:
         """Async twin of `PostgresStore.get`."""
         async with self._read() as cur:
-            request = await self._load(cur, request_id, lock=False)
+            request = await pc.aload_request(cur, request_id, lock=False)
         if request is None:
             raise UnknownRequest(request_id)
         return request
@@ -188,50 +147,54 @@ class AsyncPostgresStore:
         cursor: str | None = None,
     ) -> Page:
         """Async twin of `PostgresStore.list_requests`."""
-        if limit < 1:
-            raise InvalidInput(f"limit must be at least 1, not {limit}.")
+        check_limit(limit)
         query, params = sql.list_query(status, run_id, tool, cursor, limit)
         async with self._read() as cur:
-            rows = await (await cur.execute(query, params)).fetchall()
-        return sql.page_of(rows, limit)
+            found = await (await cur.execute(query, params)).fetchall()
+        return rows.page_of(found, limit)
 
-    async def adecide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
+    async def adecide(
+        self, request_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest:
         """Async twin of `PostgresStore.decide`."""
         async with self._tx() as cur:
-            heads: sql.Heads = {}
+            heads: rows.Heads = {}
             await cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
-            request = await self._require(cur, request_id, heads)
-            transition = lifecycle.decide(request, decision, self.clock.now())
-            return await self._apply(cur, transition, heads)
+            request = await pc.arequire(cur, request_id, heads)
+            transition = lifecycle.decide(request, decision, self.clock.now(), roles)
+            return await pc.aapply(cur, transition, heads)
 
     async def aexpire_due(
         self, now: datetime | None = None, *, run_id: str | None = None, limit: int | None = None
     ) -> list[ApprovalRequest]:
         """Async twin of `PostgresStore.expire_due`."""
         now = now or self.clock.now()
+        async with self._read() as cur:
+            if await (await cur.execute(*sql.due_probe(now, run_id))).fetchone() is None:
+                return []
         query, params = sql.expire_query(now, run_id, limit)
         async with self._tx() as cur:
-            heads: sql.Heads = {}
+            heads: rows.Heads = {}
             if run_id is not None:
                 await cur.execute(sql.LOCK_RUN, (run_id,))
-            rows = await (await cur.execute(query, params)).fetchall()
-            due = [ApprovalRequest.model_validate(r[0]) for r in rows]
+            found = await (await cur.execute(query, params)).fetchall()
+            due = [ApprovalRequest.model_validate(r[0]) for r in found]
             if run_id is None and due:
                 locked = await (
-                    await cur.execute(sql.TRY_LOCK_RUNS, (sql.due_runs(due),))
+                    await cur.execute(sql.TRY_LOCK_RUNS, (rows.due_runs(due),))
                 ).fetchall()
                 runs = [r[0] for r in locked]
                 head_rows = await (await cur.execute(sql.SELECT_HEADS, (runs,))).fetchall()
-                due, heads = sql.lockable(due, locked, head_rows)
-            return [await self._apply(cur, lifecycle.expire(r, now), heads) for r in due]
+                due, heads = rows.lockable(due, locked, head_rows)
+            return [await pc.aapply(cur, lifecycle.expire(r, now), heads) for r in due]
 
     async def amark_resumed(self, request_id: str) -> ApprovalRequest:
         """Async twin of `PostgresStore.mark_resumed`."""
         async with self._tx() as cur:
-            heads: sql.Heads = {}
+            heads: rows.Heads = {}
             await cur.execute(sql.LOCK_RUN_OF_REQUEST, (request_id,))
-            request = await self._require(cur, request_id, heads)
-            return await self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
+            request = await pc.arequire(cur, request_id, heads)
+            return await pc.aapply(cur, lifecycle.resume(request, self.clock.now()), heads)
 
     async def acancel_run(
         self, run_id: str, *, by: str, reason: str | None = None
@@ -240,18 +203,21 @@ class AsyncPostgresStore:
         now = self.clock.now()
         async with self._tx() as cur:
             await cur.execute(sql.LOCK_RUN, (run_id,))
-            rows = await (await cur.execute(sql.SELECT_PENDING_OF_RUN, (run_id,))).fetchall()
-            pending = [ApprovalRequest.model_validate(r[0]) for r in rows]
-            heads: sql.Heads = {}
+            found = await (await cur.execute(sql.SELECT_PENDING_OF_RUN, (run_id,))).fetchall()
+            pending = [ApprovalRequest.model_validate(r[0]) for r in found]
+            heads: rows.Heads = {}
             cancelled = [
-                await self._apply(cur, lifecycle.cancel(r, now, by, reason), heads) for r in pending
+                await pc.aapply(cur, lifecycle.cancel(r, now, by, reason), heads) for r in pending
             ]
-            stored = await self._load_run(cur, run_id, lock=True)
+            stored = await pc.aload_run(cur, run_id, lock=True)
             if stored is not None:
-                await cur.execute(
-                    sql.UPSERT_RUN, sql.run_row(lifecycle.cancel_run(stored, now), Jsonb)
-                )
+                cancelled_run = lifecycle.cancel_run(stored, now)
+                await cur.execute(sql.UPSERT_RUN, rows.run_row(cancelled_run, Jsonb))
+                existing = await pc.aload_lease(cur, run_id)
+                await pc.awrite_lease(cur, lease_rules.revoke(existing, run_id, by, now))
             return cancelled
+
+    # -- runs -----------------------------------------------------------------------
 
     async def asave_run(
         self,
@@ -260,61 +226,100 @@ class AsyncPostgresStore:
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord:
         """Async twin of `PostgresStore.save_run`."""
+        now = self.clock.now()
         async with self._tx() as cur:
-            locked = sql.runs_to_lock(run, requests)
-            for run_id in locked:
-                await cur.execute(sql.LOCK_RUN, (run_id,))
-            stored = await self._load_run(cur, run.run_id, lock=True)
+            locked = rows.runs_to_lock(run.run_id, requests)
+            await pc.alock_runs(cur, locked)
+            lease_rules.check(await pc.aload_lease(cur, run.run_id), lease, run.run_id, now)
+            stored = await pc.aload_run(cur, run.run_id, lock=True)
             saved = lifecycle.save_run(run, stored, expected_version)
             transitions = [
-                lifecycle.create(await self._load(cur, r.id, lock=True), r) for r in requests
+                lifecycle.create(await pc.aload_request(cur, r.id, lock=True), r) for r in requests
             ]
-            await cur.execute(sql.UPSERT_RUN, sql.run_row(saved, Jsonb))
-            heads: sql.Heads = {}
+            await cur.execute(sql.UPSERT_RUN, rows.run_row(saved, Jsonb))
+            heads: rows.Heads = {}
             for transition in transitions:
-                await self._apply(cur, transition, heads)
+                await pc.aapply(cur, transition, heads)
             for request_id in resumed:
-                request = await self._require(cur, request_id, heads)
+                request = await pc.arequire(cur, request_id, heads)
                 if request.run_id not in locked:  # another run's request: lock it, read again
                     await cur.execute(sql.LOCK_RUN, (request.run_id,))
                     locked.append(request.run_id)
                     del heads[request.run_id]
-                    request = await self._require(cur, request_id, heads)
-                await self._apply(cur, lifecycle.resume(request, self.clock.now()), heads)
+                    request = await pc.arequire(cur, request_id, heads)
+                await pc.aapply(cur, lifecycle.resume(request, now), heads)
+            if release and lease is not None:
+                await pc.arelease(cur, lease, now)
             return saved
 
     async def aload_run(self, run_id: str) -> RunRecord:
         """Async twin of `PostgresStore.load_run`."""
         async with self._read() as cur:
-            run = await self._load_run(cur, run_id, lock=False)
+            run = await pc.aload_run(cur, run_id, lock=False)
         if run is None:
             raise UnknownRun(run_id)
         return run
 
-    async def arecord_execution(self, record: ExecutionRecord) -> ExecutionRecord:
-        """Async twin of `PostgresStore.record_execution`."""
-        async with self._tx() as cur:
-            await cur.execute(sql.LOCK_RUN, (record.run_id,))
-            doc = Jsonb(record.model_dump(mode="json"))
-            inserted = await (
-                await cur.execute(sql.INSERT_EXECUTION, (record.run_id, record.call_id, doc))
-            ).fetchone()
-            if inserted:
-                await self._append(cur, lifecycle.executed(record), {})
-                return record
-            row = await (
-                await cur.execute(sql.SELECT_EXECUTION, (record.run_id, record.call_id))
-            ).fetchone()
-            assert row is not None
-            return ExecutionRecord.model_validate(row[0])
-
-    async def aexecutions(self, run_id: str) -> dict[str, ExecutionRecord]:
-        """Async twin of `PostgresStore.executions`."""
+    async def alist_runs(
+        self,
+        *,
+        status: RunStatus | None = None,
+        adapter: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> RunPage:
+        """Async twin of `PostgresStore.list_runs`."""
+        check_limit(limit)
+        query, params = sql.runs_query(status, adapter, cursor, limit)
         async with self._read() as cur:
-            rows = await (await cur.execute(sql.SELECT_EXECUTIONS, (run_id,))).fetchall()
-        return {call_id: ExecutionRecord.model_validate(doc) for call_id, doc in rows}
+            return rows.run_page_of(await (await cur.execute(query, params)).fetchall(), limit)
+
+    async def afail_run(
+        self,
+        run_id: str,
+        error: str,
+        *,
+        lease: Lease | None,
+        events: Sequence[AuditEvent] = (),
+    ) -> RunRecord:
+        """Async twin of `PostgresStore.fail_run`."""
+        now = self.clock.now()
+        async with self._tx() as cur:
+            await cur.execute(sql.LOCK_RUN, (run_id,))
+            lease_rules.check(await pc.aload_lease(cur, run_id), lease, run_id, now)
+            stored = await pc.aload_run(cur, run_id, lock=True)
+            if stored is None:
+                raise UnknownRun(run_id)
+            record, event = lifecycle.failed(stored, error, now)
+            await cur.execute(sql.UPSERT_RUN, rows.run_row(record, Jsonb))
+            heads: rows.Heads = {}
+            for extra in (*events, event):
+                await pc.aappend(cur, extra, heads)
+            if lease is not None:
+                await pc.arelease(cur, lease, now)
+            return record
+
+    async def aretry_run(self, run_id: str, *, by: str) -> RunRecord:
+        """Async twin of `PostgresStore.retry_run`."""
+        now = self.clock.now()
+        async with self._tx() as cur:
+            await cur.execute(sql.LOCK_RUN, (run_id,))
+            stored = await pc.aload_run(cur, run_id, lock=True)
+            if stored is None:
+                raise UnknownRun(run_id)
+            current = await pc.aload_lease(cur, run_id)
+            record, event, revoked = lifecycle.retry_run(stored, current, now, by)
+            await cur.execute(sql.UPSERT_RUN, rows.run_row(record, Jsonb))
+            await pc.aappend(cur, event, {})
+            if revoked is not None:
+                await pc.awrite_lease(cur, revoked)
+            return record
+
+    # -- the audit trail ------------------------------------------------------------
 
     async def aaudit(
         self,
@@ -333,8 +338,7 @@ class AsyncPostgresStore:
                 return []
         query, params = sql.audit_query(run_id, request_id, after, limit, end)
         async with self._read() as cur:
-            rows = await (await cur.execute(query, params)).fetchall()
-        return sql.events_of(rows)
+            return rows.events_of(await (await cur.execute(query, params)).fetchall())
 
     async def _tail_end(self, after: int) -> int:
         """Async twin of `PostgresStore._tail_end`."""
@@ -355,26 +359,13 @@ class AsyncPostgresStore:
         """Async twin of `PostgresStore.audit_heads`."""
         query, params = sql.heads_query(run_id)
         async with self._read() as cur:
-            return sql.heads_of(await (await cur.execute(query, params)).fetchall())
+            return rows.heads_of(await (await cur.execute(query, params)).fetchall())
 
     async def alast_audit_seq(self) -> int:
         """Async twin of `PostgresStore.last_audit_seq`."""
         end = await self._tail_end(0)
         async with self._read() as cur:
-            return sql.scalar(await (await cur.execute(sql.LAST_STABLE_SEQ, (end,))).fetchone())
-
-    async def aclaim_ready(self, worker: str, *, lease: timedelta, limit: int = 10) -> list[Claim]:
-        """Async twin of `PostgresStore.claim_ready`."""
-        now = self.clock.now()
-        async with self._tx() as cur:
-            rows = await (await cur.execute(sql.CLAIM_SELECT, (now, limit))).fetchall()
-            await cur.execute(sql.CLAIM_UPDATE, (worker, now + lease, [r[0] for r in rows]))
-        return [Claim(run_id=r, adapter=a, worker=worker, until=now + lease) for r, a in rows]
-
-    async def arelease(self, run_id: str, worker: str) -> None:
-        """Async twin of `PostgresStore.release`."""
-        async with self._tx() as cur:
-            await cur.execute(sql.RELEASE, (run_id, worker))
+            return rows.scalar(await (await cur.execute(sql.LAST_STABLE_SEQ, (end,))).fetchone())
 
     async def aclose(self) -> None:
         """Async twin of `PostgresStore.close`."""

@@ -1,149 +1,50 @@
 """The SQL both PostgreSQL stores run (sync `postgres`, async `postgres_aio`), written once.
 
 Parameters are psycopg ``%s`` placeholders; the helpers that build a statement from
-optional filters return the text and its parameters together.
+optional filters return the text and its parameters together. The schema is in
+`postgres_schema` (re-exported here), the row conversions in `postgres_rows`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from hitl_core.audit import AuditEvent
-from hitl_core.audit_chain import AuditHead
 from hitl_core.errors import StoreError
-from hitl_core.requests import ApprovalRequest, RequestStatus
-from hitl_core.stores.base import Page, RunRecord, decode_cursor, encode_cursor
-from hitl_core.stores.deliveries import DeliveryRecord
+from hitl_core.requests import RequestStatus
+from hitl_core.stores.postgres_schema import CREATE_SCHEMA_TABLE as CREATE_SCHEMA_TABLE
+from hitl_core.stores.postgres_schema import MIGRATION_LOCK as MIGRATION_LOCK
+from hitl_core.stores.postgres_schema import MIGRATIONS as MIGRATIONS
+from hitl_core.stores.postgres_schema import RECORD_VERSION as RECORD_VERSION
+from hitl_core.stores.postgres_schema import SCHEMA_VERSION as SCHEMA_VERSION
+from hitl_core.stores.records import RunStatus, decode_cursor
 
 __all__ = [
     "CHANNEL",
+    "CREATE_SCHEMA_TABLE",
     "MIGRATIONS",
     "MIGRATION_LOCK",
+    "RECORD_VERSION",
+    "SCHEMA_VERSION",
     "TAIL_WAIT",
-    "Heads",
     "TailWait",
-    "append_audit",
     "audit_query",
     "conninfo",
-    "deliveries_of",
     "deliveries_query",
-    "delivery_row",
-    "due_runs",
-    "events_of",
+    "due_probe",
     "expire_query",
     "head_moved",
-    "head_of",
-    "heads_of",
     "heads_query",
     "list_query",
-    "lockable",
     "masked_url",
-    "notify_payload",
-    "page_of",
-    "request_row",
-    "run_row",
-    "runs_to_lock",
-    "scalar",
+    "runs_query",
 ]
 
 CHANNEL = "hitl_events"
 """The NOTIFY channel; payloads are ``{"event": ..., "request_id": ..., "run_id": ...}``."""
 
-MIGRATIONS: list[str] = [
-    # 1: requests, runs, executions and the append-only audit trail.
-    """
-    CREATE TABLE hitl_requests (
-        id TEXT PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        tool TEXT NOT NULL,
-        status TEXT NOT NULL,
-        created_at TIMESTAMPTZ NOT NULL,
-        expires_at TIMESTAMPTZ,
-        doc JSONB NOT NULL
-    );
-    CREATE INDEX hitl_requests_status ON hitl_requests (status, created_at, id);
-    CREATE INDEX hitl_requests_run ON hitl_requests (run_id, created_at, id);
-    CREATE INDEX hitl_requests_due ON hitl_requests (expires_at) WHERE status = 'pending';
-    CREATE TABLE hitl_runs (
-        run_id TEXT PRIMARY KEY,
-        adapter TEXT NOT NULL,
-        status TEXT NOT NULL,
-        version INTEGER NOT NULL,
-        doc JSONB NOT NULL
-    );
-    CREATE TABLE hitl_executions (
-        run_id TEXT NOT NULL,
-        call_id TEXT NOT NULL,
-        doc JSONB NOT NULL,
-        PRIMARY KEY (run_id, call_id)
-    );
-    CREATE TABLE hitl_audit (
-        seq BIGSERIAL PRIMARY KEY,
-        run_id TEXT NOT NULL,
-        request_id TEXT,
-        doc JSONB NOT NULL
-    );
-    CREATE INDEX hitl_audit_run ON hitl_audit (run_id, seq);
-    CREATE INDEX hitl_audit_request ON hitl_audit (request_id, seq);
-    CREATE FUNCTION hitl_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN RAISE EXCEPTION 'hitl_audit is append-only'; END $$;
-    CREATE TRIGGER hitl_audit_no_change BEFORE UPDATE OR DELETE ON hitl_audit
-        FOR EACH ROW EXECUTE FUNCTION hitl_audit_append_only();
-    """,
-    # 2: run leases for workers.
-    """
-    ALTER TABLE hitl_runs ADD COLUMN lease_owner TEXT, ADD COLUMN lease_until TIMESTAMPTZ;
-    CREATE INDEX hitl_requests_answered ON hitl_requests (run_id)
-        WHERE status IN ('decided', 'expired');
-    """,
-    # 3: audit chain heads (only move forward), webhook cursors and delivery attempts.
-    """
-    CREATE TABLE hitl_audit_heads (
-        run_id TEXT PRIMARY KEY,
-        chain_index BIGINT NOT NULL,
-        hash TEXT NOT NULL
-    );
-    CREATE FUNCTION hitl_audit_heads_forward() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP = 'DELETE' OR NEW.chain_index <= OLD.chain_index THEN
-                RAISE EXCEPTION 'hitl_audit_heads only move forward';
-            END IF;
-            RETURN NEW;
-        END $$;
-    CREATE TRIGGER hitl_audit_heads_forward BEFORE UPDATE OR DELETE ON hitl_audit_heads
-        FOR EACH ROW EXECUTE FUNCTION hitl_audit_heads_forward();
-    CREATE TABLE hitl_webhook_cursors (
-        endpoint TEXT PRIMARY KEY,
-        seq BIGINT NOT NULL
-    );
-    CREATE TABLE hitl_webhook_deliveries (
-        id BIGSERIAL PRIMARY KEY,
-        delivery_id TEXT NOT NULL,
-        endpoint TEXT NOT NULL,
-        event_seq BIGINT NOT NULL,
-        status TEXT NOT NULL,
-        at TIMESTAMPTZ NOT NULL,
-        doc JSONB NOT NULL
-    );
-    CREATE INDEX hitl_webhook_deliveries_endpoint ON hitl_webhook_deliveries (endpoint, id);
-    CREATE INDEX hitl_webhook_deliveries_event ON hitl_webhook_deliveries (event_seq, id);
-    """,
-]
-"""Schema changes, append-only: entry N-1 takes the schema to version N."""
-
-MIGRATION_LOCK = 0x68_69_74_6C
-"""Advisory lock ("hitl") serializing schema setup across processes."""
-
-CREATE_SCHEMA_TABLE = (
-    "CREATE TABLE IF NOT EXISTS hitl_schema "
-    "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)"
-)
-SCHEMA_VERSION = "SELECT COALESCE(MAX(version), 0) FROM hitl_schema"
-RECORD_VERSION = "INSERT INTO hitl_schema (version, applied_at) VALUES (%s, %s)"
 LOCK = "SELECT pg_advisory_xact_lock(%s)"
 LOCK_RUN = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 """Serializes writers of one run's requests, snapshot and audit chain, even before any row
@@ -230,89 +131,43 @@ SELECT_PENDING_OF_RUN = (
 )
 SELECT_RUN = "SELECT doc FROM hitl_runs WHERE run_id = %s"
 UPSERT_RUN = (
-    "INSERT INTO hitl_runs (run_id, adapter, status, version, doc) "
-    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id) DO UPDATE SET "
+    "INSERT INTO hitl_runs (run_id, adapter, status, version, created_at, doc) "
+    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (run_id) DO UPDATE SET "
     "adapter = EXCLUDED.adapter, status = EXCLUDED.status, version = EXCLUDED.version, "
-    "doc = EXCLUDED.doc"
+    "created_at = EXCLUDED.created_at, doc = EXCLUDED.doc"
 )
-INSERT_EXECUTION = (
-    "INSERT INTO hitl_executions (run_id, call_id, doc) VALUES (%s, %s, %s) "
-    "ON CONFLICT (run_id, call_id) DO NOTHING RETURNING call_id"
+SELECT_LEASE = "SELECT holder, fence, until FROM hitl_leases WHERE run_id = %s"
+UPSERT_LEASE = (
+    "INSERT INTO hitl_leases (run_id, holder, fence, until) VALUES (%s, %s, %s, %s) "
+    "ON CONFLICT (run_id) DO UPDATE SET holder = EXCLUDED.holder, fence = EXCLUDED.fence, "
+    "until = EXCLUDED.until"
 )
-SELECT_EXECUTION = "SELECT doc FROM hitl_executions WHERE run_id = %s AND call_id = %s"
-SELECT_EXECUTIONS = "SELECT call_id, doc FROM hitl_executions WHERE run_id = %s"
-CLAIM_SELECT = (
-    "SELECT run_id, adapter FROM hitl_runs WHERE status = 'paused' "
-    "AND (lease_until IS NULL OR lease_until <= %s) AND run_id IN "
+"""The run's one lease row: never deleted, so its fence only grows (see `lease_rules`)."""
+SELECT_CALL = "SELECT doc FROM hitl_calls WHERE run_id = %s AND call_id = %s"
+UPSERT_CALL = (
+    "INSERT INTO hitl_calls (run_id, call_id, status, attempt, doc) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (run_id, call_id) DO UPDATE SET "
+    "status = EXCLUDED.status, attempt = EXCLUDED.attempt, doc = EXCLUDED.doc"
+)
+SELECT_CALLS = "SELECT call_id, doc::text FROM hitl_calls WHERE run_id = %s"
+READY_RUNS = (
+    "SELECT r.run_id FROM hitl_runs r WHERE r.status = 'paused' AND NOT EXISTS "
+    "(SELECT 1 FROM hitl_leases l WHERE l.run_id = r.run_id AND l.until > %s) AND r.run_id IN "
     "(SELECT run_id FROM hitl_requests WHERE status IN ('decided', 'expired')) "
-    "ORDER BY run_id LIMIT %s FOR UPDATE SKIP LOCKED"
+    "ORDER BY r.run_id LIMIT %s FOR UPDATE OF r SKIP LOCKED"
 )
-"""The lease lives on the locked row itself, so a claimer that waited re-checks it."""
-CLAIM_UPDATE = "UPDATE hitl_runs SET lease_owner = %s, lease_until = %s WHERE run_id = ANY(%s)"
-RELEASE = (
-    "UPDATE hitl_runs SET lease_owner = NULL, lease_until = NULL "
-    "WHERE run_id = %s AND lease_owner = %s"
+"""Paused runs with an answered request and no live lease, locked, skipping runs being saved."""
+READY_LOCKED = (
+    "SELECT r.run_id, r.adapter, l.holder, l.fence, l.until FROM hitl_runs r "
+    "LEFT JOIN hitl_leases l ON l.run_id = r.run_id WHERE r.run_id = ANY(%s) "
+    "AND r.status = 'paused' AND (l.until IS NULL OR l.until <= %s) AND EXISTS "
+    "(SELECT 1 FROM hitl_requests q WHERE q.run_id = r.run_id "
+    "AND q.status IN ('decided', 'expired')) ORDER BY r.run_id"
 )
+"""`READY_RUNS` checked again once their run locks are held, with each run's lease row.
 
-
-def request_row(request: ApprovalRequest, jsonb: Any) -> tuple[Any, ...]:
-    """Parameters of `UPSERT_REQUEST`; `jsonb` wraps a dict as a JSONB parameter."""
-    return (
-        request.id,
-        request.run_id,
-        request.action.tool,
-        request.status.value,
-        request.created_at,
-        request.expires_at,
-        jsonb(request.model_dump(mode="json")),
-    )
-
-
-Heads = dict[str, AuditHead | None]
-"""The audit heads one transaction has read (None: the run has none yet) and advanced."""
-
-
-def append_audit(
-    event: AuditEvent, doc: dict[str, Any], head: AuditHead, jsonb: Any
-) -> tuple[str, tuple[Any, ...]]:
-    """The statement appending `event` as linked (`doc`) and moving its run to `head`.
-
-    The row's seq is the event's; it is filled in when read, as rows never change.
-    """
-    params = (event.run_id, event.request_id, jsonb(doc), head.run_id, head.chain_index, head.hash)
-    if (payload := notify_payload(event)) is None:
-        return APPEND_AUDIT, params
-    return APPEND_AUDIT_NOTIFY, (*params, CHANNEL, payload)
-
-
-def head_of(run_id: str, row: tuple[Any, ...] | None) -> AuditHead | None:
-    """The head in a (chain_index, hash) row, None when the run has none (or no row)."""
-    if row is None or row[0] is None:
-        return None
-    return AuditHead(run_id=run_id, chain_index=row[0], hash=row[1])
-
-
-def runs_to_lock(run: RunRecord, requests: Sequence[ApprovalRequest]) -> list[str]:
-    """The runs a save writes audit for, sorted (so two savers never lock in opposite order)."""
-    return sorted({run.run_id, *(r.run_id for r in requests)})
-
-
-def due_runs(due: list[ApprovalRequest]) -> list[str]:
-    """The runs of due requests, sorted: the order `TRY_LOCK_RUNS` takes their locks in."""
-    return sorted({r.run_id for r in due})
-
-
-def lockable(
-    due: list[ApprovalRequest], locked: list[tuple[Any, ...]], heads_rows: list[tuple[Any, ...]]
-) -> tuple[list[ApprovalRequest], Heads]:
-    """The due requests whose run lock was taken, and those runs' heads (None: no head yet).
-
-    The others stay pending for the next pass: their run is busy, maybe deciding them.
-    """
-    runs = {row[0] for row in locked}
-    heads: Heads = dict.fromkeys(runs)
-    heads.update(heads_of(heads_rows))
-    return [r for r in due if r.run_id in runs], heads
+A lease granted (`acquire_lease` holds the run lock, not the row) or a request resumed
+between the two statements shows here, so a live lease is never granted over."""
 
 
 def head_moved(run_id: str) -> str:
@@ -321,18 +176,6 @@ def head_moved(run_id: str) -> str:
         f"The audit chain of run {run_id} moved while this transaction held the run's lock: "
         "something appends without it. Nothing was written; retry, and check for writers "
         "older than hitl-kit's schema version 3."
-    )
-
-
-def delivery_row(record: DeliveryRecord, jsonb: Any) -> tuple[Any, ...]:
-    """Parameters of `INSERT_DELIVERY`."""
-    return (
-        record.delivery_id,
-        record.endpoint,
-        record.event_seq,
-        record.status.value,
-        record.at,
-        jsonb(record.model_dump(mode="json")),
     )
 
 
@@ -356,30 +199,6 @@ def heads_query(run_id: str | None) -> tuple[str, list[Any]]:
     if run_id is None:
         return "SELECT run_id, chain_index, hash FROM hitl_audit_heads", []
     return "SELECT run_id, chain_index, hash FROM hitl_audit_heads WHERE run_id = %s", [run_id]
-
-
-def heads_of(rows: list[tuple[Any, ...]]) -> dict[str, AuditHead]:
-    return {r: AuditHead(run_id=r, chain_index=i, hash=h) for r, i, h in rows}
-
-
-def run_row(run: RunRecord, jsonb: Any) -> tuple[Any, ...]:
-    """Parameters of `UPSERT_RUN`."""
-    return (
-        run.run_id,
-        run.adapter,
-        run.status.value,
-        run.version,
-        jsonb(run.model_dump(mode="json")),
-    )
-
-
-def notify_payload(event: AuditEvent) -> str | None:
-    """The NOTIFY payload for events workers and live views care about, else None."""
-    if event.kind.value not in ("created", "decided", "expired", "resumed"):
-        return None
-    return json.dumps(
-        {"event": event.kind.value, "request_id": event.request_id, "run_id": event.run_id}
-    )
 
 
 def list_query(
@@ -408,6 +227,39 @@ def list_query(
     # doc::text: one JSON parse (Pydantic's) instead of psycopg's json.loads and a dict walk.
     query = f"SELECT doc::text FROM hitl_requests {where} ORDER BY created_at, id LIMIT %s"
     return query, [*params, limit + 1]
+
+
+def runs_query(
+    status: RunStatus | None, adapter: str | None, cursor: str | None, limit: int
+) -> tuple[str, list[Any]]:
+    """A page of runs in (created_at, run_id) order, one row more than `limit`."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (("status", status.value if status else None), ("adapter", adapter)):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if cursor:
+        created, after_id = decode_cursor(cursor)
+        clauses.append("(created_at, run_id) > (%s, %s)")
+        params += [created, after_id]
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    query = f"SELECT doc::text FROM hitl_runs {where} ORDER BY created_at, run_id LIMIT %s"
+    return query, [*params, limit + 1]
+
+
+def due_probe(now: datetime, run_id: str | None) -> tuple[str, list[Any]]:
+    """Whether any pending request is due: read before `expire_query`'s transaction."""
+    if run_id is None:
+        return (
+            "SELECT 1 FROM hitl_requests WHERE status = 'pending' AND expires_at <= %s LIMIT 1",
+            [now],
+        )
+    return (
+        "SELECT 1 FROM hitl_requests WHERE status = 'pending' AND expires_at <= %s "
+        "AND run_id = %s LIMIT 1",
+        [now, run_id],
+    )
 
 
 def expire_query(now: datetime, run_id: str | None, limit: int | None) -> tuple[str, list[Any]]:
@@ -508,22 +360,3 @@ def masked_url(url: str) -> str:
 def conninfo(url: str) -> str:
     """A libpq connection string from a store URL (``postgresql+psycopg://`` accepted)."""
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def scalar(row: tuple[Any, ...] | None) -> int:
-    return int(row[0]) if row else 0
-
-
-def page_of(rows: list[tuple[Any, ...]], limit: int) -> Page:
-    items = [ApprovalRequest.model_validate_json(row[0]) for row in rows[:limit]]
-    return Page(items=items, next_cursor=encode_cursor(items[-1]) if len(rows) > limit else None)
-
-
-def events_of(rows: list[tuple[Any, ...]]) -> list[AuditEvent]:
-    return [
-        AuditEvent.model_validate_json(doc).model_copy(update={"seq": seq}) for seq, doc in rows
-    ]
-
-
-def deliveries_of(rows: list[tuple[Any, ...]]) -> list[DeliveryRecord]:
-    return [DeliveryRecord.model_validate_json(row[0]) for row in rows]

@@ -39,6 +39,7 @@ def test_audit_shows_a_runs_trail_in_order(
     assert [e.kind for e in events] == [
         AuditKind.CREATED,
         AuditKind.DECIDED,
+        AuditKind.STARTED,
         AuditKind.EXECUTED,
         AuditKind.RESUMED,
     ]
@@ -113,7 +114,10 @@ def test_verify_passes_on_an_untouched_store(
     assert (data["ok"], data["events"], data["runs"], data["problems"]) == (True, total, 2, [])
 
     one = hitl("audit", "verify", "--run", payment_run.paused.run_id, "--store", db_url, "--json")
-    assert (one.json()["runs"], one.json()["events"]) == (1, 4)
+    assert (one.json()["runs"], one.json()["events"]) == (
+        1,
+        5,
+    )  # created, decided, started, executed, resumed
     assert len(store.audit()) == total  # verifying writes nothing
 
 

@@ -2,8 +2,10 @@
 
 They exist to prove that the conformance suite can fail: `test_broken_adapters` runs the
 whole suite against each factory below and checks which standard tests catch the fault.
-Each fault is a small override of a `ToolLoop` method or two (or, for `omits_persist`, of
-the declared capabilities), so reading it tells you what an adapter author got wrong.
+The core's `CallLedger` decides what happens to every call, so each fault is an adapter
+that misreads or bypasses what the ledger said: a small override of the loop's `_step`
+(the one question it asks the ledger), `_gated` (how it describes a call) or `_work_on`
+(what it does with the answer). Reading one tells you what an adapter author got wrong.
 
 The factories are module-level functions because the suite resumes some runs in a fresh
 interpreter (``python -m hitl_conformance.child tests.conformance.broken_adapters:FACTORY``),
@@ -16,13 +18,13 @@ import dataclasses
 from typing import Any, ClassVar
 
 from hitl_conformance import AdapterDriver, Capability, DriverConfig
-from hitl_core import ApprovalRequest, ApprovalStore, Decision
+from hitl_core import ApprovalRequest, ApprovalStore, UnknownRequest
+from hitl_core.calls import Answer, CallLedger, GatedCall, Run, Step
 from hitl_core.decisions import DecisionInput, Reject
-from hitl_core.outcomes import RunTool
-from hitl_core.policy import Verdict
-from hitl_core.stores import ExecutionRecord
+from hitl_core.identity import request_id
+from hitl_core.outcomes import rejection_text
 from hitl_loop.conformance import LoopDriver
-from hitl_loop.loop import ToolLoop
+from hitl_loop.loop import ToolLoop, Waiting
 from hitl_loop.messages import ToolCall
 from hitl_loop.state import LoopState, ToolResult
 
@@ -40,22 +42,22 @@ __all__ = [
 # -- the faults -------------------------------------------------------------------------
 
 
+def _decision_of(loop: ToolLoop, state: LoopState, call: ToolCall) -> Any:
+    """The decision stored for `call`, if a person was asked about it."""
+    try:
+        return loop.store.get(request_id(state.run_id, call.id)).decision
+    except UnknownRequest:
+        return None
+
+
 class _RunsToolOnReject(ToolLoop):
     """Fault: a rejection is applied as an approval, so the rejected call runs."""
 
-    def _apply(
-        self,
-        request: ApprovalRequest,
-        call: ToolCall,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        new: list[ApprovalRequest],
-    ) -> ToolResult | None:
-        decision = request.decision
-        if isinstance(decision, Reject):  # the fault: "decided" is read as "go ahead"
-            approved = Decision.approve(by=decision.by)
-            request = request.model_copy(update={"decision": approved})
-        return super()._apply(request, call, state, executions, new)
+    def _step(self, call: ToolCall, state: LoopState, ledger: CallLedger) -> Step:
+        step = super()._step(call, state, ledger)
+        if isinstance(step, Answer) and isinstance(_decision_of(self, state, call), Reject):
+            return Run(self._gated(call, state), dict(call.args))  # "decided" read as "go"
+        return step
 
 
 _FEEDBACK: dict[str, str | None] = {}
@@ -75,8 +77,10 @@ class _FeedbackNotingStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
 
-    def decide(self, request_id: str, decision: DecisionInput) -> ApprovalRequest:
-        decided = self._store.decide(request_id, decision)
+    def decide(
+        self, request_id: str, decision: DecisionInput, *, roles: Any = ()
+    ) -> ApprovalRequest:
+        decided = self._store.decide(request_id, decision, roles=roles)
         _FEEDBACK[request_id] = decided.decision.feedback if decided.decision else None
         return decided
 
@@ -88,70 +92,58 @@ class _FeedbackFromMemory(ToolLoop):
     words; resumed anywhere else, it gets the generic rejection text.
     """
 
-    def _apply(
-        self,
-        request: ApprovalRequest,
-        call: ToolCall,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        new: list[ApprovalRequest],
-    ) -> ToolResult | None:
-        decision = request.decision
-        if isinstance(decision, Reject):  # the fault: memory is trusted over the store
-            remembered = decision.model_copy(update={"feedback": _FEEDBACK.get(request.id)})
-            request = request.model_copy(update={"decision": remembered})
-        return super()._apply(request, call, state, executions, new)
+    def _step(self, call: ToolCall, state: LoopState, ledger: CallLedger) -> Step:
+        step = super()._step(call, state, ledger)
+        if isinstance(step, Answer) and isinstance(_decision_of(self, state, call), Reject):
+            remembered = _FEEDBACK.get(request_id(state.run_id, call.id))
+            return Answer(rejection_text(call.name, remembered), is_error=True)
+        return step
 
 
 class _ReplaysPausedTurn(ToolLoop):
-    """Fault: no exactly-once: resume replays the paused turn and ignores execution records.
+    """Fault: no exactly-once: resume replays the paused turn, running ungated calls itself.
 
     Both halves are needed to make a call run twice: the real loop keeps the turn's
-    results in its snapshot and also checks the store's execution records, and either
-    alone stops a re-run. A framework that re-runs the node on resume behaves like this.
+    results in its snapshot, and the ledger answers a recorded call from its record. An
+    adapter that re-runs the turn and calls tools outside the ledger behaves like this.
     """
 
-    def _load(self, run_id: str) -> tuple[LoopState, int]:
-        # Both `resume` and `stream_resume` reload through here.
-        state, version = super()._load(run_id)
-        state.results = {}  # the turn starts over; gated calls still find their requests
-        return state, version
+    def _stream(self, state: LoopState, run: Any) -> Any:
+        if state.turn and run.version > 1:  # a resume: the turn starts over
+            state.results = {}
+        return super()._stream(state, run)
 
-    def _execute(
-        self,
-        call: ToolCall,
-        args: dict[str, Any],
-        review: RunTool | None,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        request_id: str | None = None,
-    ) -> ToolResult:
-        return super()._execute(call, args, review, state, {}, request_id)
+    def _work_on(
+        self, call: ToolCall, state: LoopState, ledger: CallLedger, waiting: Waiting
+    ) -> None:
+        if call.name in self.tools and _decision_of(self, state, call) is None:
+            if self.policy.check(call.name, call.args, state.context).required:
+                return super()._work_on(call, state, ledger, waiting)
+            output = self.tools[call.name].invoke(call.args)  # the fault: not through the ledger
+            state.results[call.id] = ToolResult(content=output)
+            return None
+        return super()._work_on(call, state, ledger, waiting)
 
 
 class _GatesEveryCall(ToolLoop):
     """Fault: the policy's threshold is ignored; every call waits for a human."""
 
-    def _gate(self, call: ToolCall, state: LoopState) -> Verdict:
-        return dataclasses.replace(super()._gate(call, state), required=True)
+    def _gated(self, call: ToolCall, state: LoopState) -> GatedCall:
+        return dataclasses.replace(super()._gated(call, state), required_by="every call")
 
 
 class _RunsProposedArgsOnEdit(ToolLoop):
-    """Fault: an edit runs the model's proposed arguments, not the reviewer's replacement.
+    """Fault: an edit is handed to the ledger with the model's proposed arguments.
 
-    The model is still told (wrongly) that the edited arguments ran.
+    The ledger refuses it (what would run is not what was reviewed), so nothing runs and
+    the run fails instead of completing.
     """
 
-    def _execute(
-        self,
-        call: ToolCall,
-        args: dict[str, Any],
-        review: RunTool | None,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        request_id: str | None = None,
-    ) -> ToolResult:
-        return super()._execute(call, call.args, review, state, executions, request_id)
+    def _step(self, call: ToolCall, state: LoopState, ledger: CallLedger) -> Step:
+        step = super()._step(call, state, ledger)
+        if isinstance(step, Run) and step.review is not None and step.review.edited:
+            return dataclasses.replace(step, args=dict(call.args))
+        return step
 
 
 class _EditWithoutNotice(ToolLoop):
@@ -160,16 +152,11 @@ class _EditWithoutNotice(ToolLoop):
     The one fault here that breaks only a MAY capability (edit), so its level is BASE.
     """
 
-    def _execute(
-        self,
-        call: ToolCall,
-        args: dict[str, Any],
-        review: RunTool | None,
-        state: LoopState,
-        executions: dict[str, ExecutionRecord],
-        request_id: str | None = None,
-    ) -> ToolResult:
-        return super()._execute(call, args, None, state, executions, request_id)
+    def _step(self, call: ToolCall, state: LoopState, ledger: CallLedger) -> Step:
+        step = super()._step(call, state, ledger)
+        if isinstance(step, Run) and step.review is not None:
+            return dataclasses.replace(step, review=None)
+        return step
 
 
 class _NoPersistDriver(LoopDriver):

@@ -90,11 +90,10 @@ FAULTS = [
                 "test_ungated_calls_in_a_mixed_turn_run_exactly_once",
                 # The streamed resume runs (and surfaces) the ungated balance call again.
                 "test_a_streamed_run_surfaces_its_pause_and_resumes",
-                # Replaying the turn also re-gates the call approved on the first resume.
-                "test_two_gated_calls_in_one_turn_are_decided_separately",
+                # Gated calls are still answered from the ledger, so the parallel case holds.
             }
         ),
-        failed_capabilities=frozenset({C.EXACTLY_ONCE, C.PARALLEL, C.STREAMING}),
+        failed_capabilities=frozenset({C.EXACTLY_ONCE, C.STREAMING}),
         level="NONE",
     ),
     Fault(

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
+from hitl_conformance.stores.audit import busy_history
 from hitl_core import (
     ApprovalRequest,
     ApprovalStore,
@@ -22,7 +23,6 @@ from hitl_core import (
     AuditHead,
     AuditKind,
     Decision,
-    ExecutionRecord,
     InvalidInput,
     ManualClock,
     RunRecord,
@@ -34,6 +34,7 @@ from hitl_core import (
 from hitl_core.audit_chain import GENESIS, averify_store, event_hash, link
 from hitl_core.errors import RequestExpired
 from hitl_core.stores import lifecycle
+from hitl_core.stores import postgres_rows as rows
 from hitl_core.stores import postgres_sql as pg
 from hitl_core.stores.postgres import PostgresStore
 from hitl_core.stores.postgres_aio import AsyncPostgresStore
@@ -133,42 +134,6 @@ def _run(run_id: str, clock: ManualClock, status: RunStatus = RunStatus.PAUSED) 
     return RunRecord(
         run_id=run_id, adapter="test", status=status, state="{}", created_at=now, updated_at=now
     )
-
-
-def busy_history(store: ApprovalStore, clock: ManualClock) -> None:
-    """Five runs through every kind of event: create, decide (approve, edit, reject,
-    respond), expire, resume, execute (gated and not), cancel."""
-    a1, a2 = (payment_request(run_id="run_a", call_id=c) for c in ("a1", "a2"))
-    store.save_run(_run("run_a", clock), [a1, a2])
-    store.decide(a1.id, Decision.approve(by="ana"))
-    store.decide(a2.id, Decision.edit({"amount": 4000, "recipient": "Acme Corp"}, by="bob"))
-    for request in (a1, a2):
-        record = ExecutionRecord(
-            run_id="run_a",
-            call_id=request.action.call_id,
-            tool="send_payment",
-            args={"amount": 4000},
-            output="paid",
-            at=clock.now(),
-            request_id=request.id,
-        )
-        store.record_execution(record)
-    store.save_run(_run("run_a", clock, RunStatus.COMPLETED), resumed=[a1.id, a2.id])
-    b1 = store.put(payment_request(run_id="run_b"))
-    store.decide(b1.id, Decision.reject("too much", by="ana"))
-    store.mark_resumed(b1.id)
-    c1 = store.put(payment_request(run_id="run_c", now=clock.now(), expires_in=timedelta(hours=1)))
-    clock.advance(timedelta(hours=2))
-    assert [r.id for r in store.expire_due()] == [c1.id]
-    store.mark_resumed(c1.id)
-    d1, d2 = (payment_request(run_id="run_d", call_id=c) for c in ("d1", "d2"))
-    store.save_run(_run("run_d", clock), [d1, d2])
-    store.decide(d1.id, Decision.respond("use the other account", by="carol"))
-    store.cancel_run("run_d", by="ops", reason="customer left")
-    ungated = ExecutionRecord(
-        run_id="run_e", call_id="e1", tool="lookup", args={"q": "x"}, output="ok", at=clock.now()
-    )
-    store.record_execution(ungated)
 
 
 def test_a_busy_history_verifies(store: ApprovalStore, clock: ManualClock) -> None:
@@ -351,7 +316,7 @@ def test_a_version_2_sqlite_file_upgrades_in_place(tmp_path: Path) -> None:
     conn.commit()
     conn.close()
     store = SqliteStore(f"sqlite:///{path}")
-    assert store.schema_version() == len(MIGRATIONS) == 3
+    assert store.schema_version() == len(MIGRATIONS) == 4
     _check_upgraded(store, fresh.id)
 
 
@@ -362,11 +327,11 @@ def test_a_version_2_postgres_schema_upgrades_in_place(postgres_url: str) -> Non
         for version, script in enumerate(pg.MIGRATIONS[:2], start=1):
             conn.execute(script.encode())
             conn.execute(pg.RECORD_VERSION, (version, NOW))
-        conn.execute(pg.UPSERT_REQUEST, pg.request_row(fresh, Jsonb))
+        conn.execute(pg.UPSERT_REQUEST, rows.request_row(fresh, Jsonb))
         doc = Jsonb(event.model_dump(mode="json", exclude=_PRE_CHAIN))
         conn.execute(pg.INSERT_AUDIT, (event.run_id, event.request_id, doc))
     store = PostgresStore(postgres_url)
-    assert store.schema_version() == len(pg.MIGRATIONS) == 3
+    assert store.schema_version() == len(pg.MIGRATIONS) == 4
     _check_upgraded(store, fresh.id)
     store.close()
 

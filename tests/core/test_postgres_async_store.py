@@ -7,12 +7,13 @@ from datetime import timedelta
 
 import pytest
 
+from hitl_conformance.stores.builders import claim_of, settled
 from hitl_core import (
     AlreadyDecided,
     AuditKind,
+    CallStatus,
     Decision,
     EditArgumentsInvalid,
-    ExecutionRecord,
     ManualClock,
     RequestStatus,
     RunChanged,
@@ -71,24 +72,26 @@ def test_the_async_twin_follows_the_same_rules(postgres_url: str) -> None:
         with pytest.raises(EditArgumentsInvalid):
             await store.adecide(second.id, Decision.edit({"amount": "x"}, by="ana"))
         await store.adecide(second.id, Decision.approve(by="ana"))
-        assert [c.run_id for c in await store.aclaim_ready("w1", lease=timedelta(seconds=5))] == [
-            "run_a"
-        ]
+        claims = await store.aclaim_ready("w1", lease=timedelta(seconds=5))
+        assert [c.run_id for c in claims] == ["run_a"]
         assert await store.aclaim_ready("w2", lease=timedelta(seconds=5)) == []
-        await store.arelease("run_a", "w1")
+        await store.arelease_lease(claims[0].lease)
         clock.advance(timedelta(hours=2))
         assert [r.id for r in await store.aexpire_due()] == [first.id]
-        record = ExecutionRecord(
-            run_id="run_a", call_id="b", tool="send_payment", args={}, output="paid", at=clock.now()
+        lease = await store.aacquire_lease("run_a", "w3", ttl=timedelta(seconds=5))
+        assert lease.fence == claims[0].lease.fence + 1
+        claim = claim_of(lease, "b", clock)
+        assert await store.aclaim_call(claim, lease) == claim
+        assert await store.aclaim_call(claim.model_copy(update={"args": {}}), lease) == claim
+        done = settled(claim, CallStatus.EXECUTED, clock)
+        assert await store.asettle_call(done, lease) == done
+        assert (await store.acalls("run_a")) == {"b": done}
+        saved = await store.asave_run(
+            run, resumed=[second.id], expected_version=1, lease=lease, release=True
         )
-        assert await store.arecord_execution(record) == record
-        assert (
-            await store.arecord_execution(record.model_copy(update={"output": "again"})) == record
-        )
-        assert (await store.aexecutions("run_a")) == {"b": record}
-        saved = await store.asave_run(run, resumed=[second.id], expected_version=1)
         assert saved.version == 2
         assert (await store.aget(second.id)).status is RequestStatus.RESUMED
+        assert (await store.alease_of("run_a")) == lease.model_copy(update={"until": clock.now()})
         assert (await store.aload_run("run_a")).version == 2
         page = await store.alist_requests(status=None, run_id="run_a", limit=1)
         assert len(page.items) == 1
@@ -105,8 +108,12 @@ def test_the_async_twin_follows_the_same_rules(postgres_url: str) -> None:
         AuditKind.CREATED,
         AuditKind.DECIDED,
         AuditKind.EXPIRED,
+        AuditKind.STARTED,
         AuditKind.EXECUTED,
         AuditKind.RESUMED,
     ]
     assert sync.load_run("run_a").status is RunStatus.CANCELLED
+    revoked = sync.lease_of("run_a")
+    assert revoked is not None
+    assert (revoked.holder, revoked.fence) == ("ops", 3)
     sync.close()

@@ -97,7 +97,7 @@ def test_a_transfer_of_100_runs_without_asking(files: Files, store: ApprovalStor
 
     assert names(events) == ["tool_call", "tool_result", "text", "done"]
     assert events[2].data["text"].startswith("Transfer complete.")
-    (execution,) = store.executions(events[-1].data["run_id"]).values()
+    (execution,) = store.calls(events[-1].data["run_id"]).values()
     assert (execution.tool, execution.args) == ("transfer", {"amount": 100, "recipient": "Alice"})
     assert execution.request_id is None
     assert Bank(files.bank).transfers() == [Transfer("you", "Alice", 100.0)]
@@ -133,7 +133,7 @@ def test_a_big_transfer_ends_the_stream_and_waits_in_the_store(
     assert request.status is RequestStatus.PENDING
     assert request.run_id == pending["run_id"]
     assert store.load_run(request.run_id).status is RunStatus.PAUSED
-    assert store.executions(request.run_id) == {}
+    assert store.calls(request.run_id) == {}
     assert Bank(files.bank).transfers() == []
     assert Bank(files.bank).balance() == 1000.0
     assert [p["request_id"] for p in listed] == [request.id]
@@ -161,7 +161,7 @@ def test_a_fresh_instance_resumes_the_approved_transfer_exactly_once(
         "Transfer complete. Sent 150.00 to Alice; your balance is now 850.00."
     )
     assert events[3].data == {"run_id": run_id}
-    (execution,) = store.executions(run_id).values()
+    (execution,) = store.calls(run_id).values()
     assert (execution.tool, execution.args, execution.request_id) == (
         "transfer",
         {"amount": 150, "recipient": "Alice"},
@@ -174,7 +174,7 @@ def test_a_fresh_instance_resumes_the_approved_transfer_exactly_once(
     assert request.decision is not None
     assert (request.decision.kind, request.decision.by) == ("approve", f"customer:{SESSION}")
     kinds = [e.kind for e in store.audit(run_id=run_id)]
-    assert kinds == ["created", "decided", "executed", "resumed"]
+    assert kinds == ["created", "decided", "started", "executed", "resumed"]
     assert store.load_run(run_id).status is RunStatus.COMPLETED
 
 
@@ -202,7 +202,7 @@ def test_a_rejection_moves_no_money_and_the_model_is_told(
     assert told.content.endswith(f"Reviewer feedback: {feedback}")
     stored = LoopState.load(run_id, store.load_run(run_id).state)
     assert stored.messages[-2] == told
-    assert store.executions(run_id) == {}
+    assert store.calls(run_id) == {}
     assert Bank(files.bank).transfers() == []
     assert Bank(files.bank).balance() == 1000.0
 
@@ -221,10 +221,10 @@ def test_a_second_decision_is_refused_and_nothing_runs_again(
     assert first == 200
     assert (again.status_code, reversed_.status_code) == (409, 409)
     assert request_id in again.json()["detail"]
-    assert len(store.executions(run_id)) == 1
+    assert len(store.calls(run_id)) == 1
     assert Bank(files.bank).transfers() == [Transfer("you", "Alice", 150.0)]
     kinds = [e.kind for e in store.audit(run_id=run_id)]
-    assert kinds == ["created", "decided", "executed", "resumed"]
+    assert kinds == ["created", "decided", "started", "executed", "resumed"]
 
 
 def test_an_unknown_request_is_404(files: Files, store: ApprovalStore) -> None:

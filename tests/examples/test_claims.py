@@ -64,13 +64,16 @@ def test_small_low_risk_claim_is_paid_with_no_request(office: Office) -> None:
     assert result.problems == []
     assert office.store.list_requests(run_id=SMALL.run_id, status=None).items == []
     assert office.ledger.payments() == [Payment("C-1001", 1200.0, "pay_claim")]
-    (execution,) = office.store.executions(SMALL.run_id).values()
+    (execution,) = office.store.calls(SMALL.run_id).values()
     assert (execution.tool, execution.args) == (
         "pay_claim",
         {"claim_id": "C-1001", "amount": 1200.0},
     )
     assert execution.request_id is None
-    assert [e.kind for e in office.store.audit(run_id=SMALL.run_id)] == [AuditKind.EXECUTED]
+    assert [e.kind for e in office.store.audit(run_id=SMALL.run_id)] == [
+        AuditKind.STARTED,
+        AuditKind.EXECUTED,
+    ]
     assert office.store.load_run(SMALL.run_id).status is RunStatus.COMPLETED
 
 
@@ -86,7 +89,7 @@ def test_large_claim_pauses_with_nothing_paid(office: Office) -> None:
     assert request.expires_at == START + timedelta(hours=24)
     assert request.allowed == ("approve", "edit", "reject")
     assert office.ledger.payments() == []
-    assert office.store.executions(LARGE.run_id) == {}
+    assert office.store.calls(LARGE.run_id) == {}
 
 
 def test_large_claim_approved_by_an_adjuster_is_paid_once(office: Office) -> None:
@@ -99,11 +102,11 @@ def test_large_claim_approved_by_an_adjuster_is_paid_once(office: Office) -> Non
     assert request.decision is not None
     assert (request.decision.kind, request.decision.by) == ("approve", "ana")
     assert office.ledger.payments() == [Payment("C-1002", 12500.0, "pay_claim")]
-    (execution,) = office.store.executions(LARGE.run_id).values()
+    (execution,) = office.store.calls(LARGE.run_id).values()
     assert execution.args == {"claim_id": "C-1002", "amount": 12500.0}
     assert execution.request_id == request_id
     kinds = [e.kind for e in office.store.audit(run_id=LARGE.run_id)]
-    assert kinds == ["created", "decided", "executed", "resumed"]
+    assert kinds == ["created", "decided", "started", "executed", "resumed"]
     assert [m.content for m in tool_messages(office, LARGE.run_id)] == [
         "Paid 12,500.00 on claim C-1002."
     ]
@@ -147,7 +150,7 @@ def test_risky_claim_expires_after_24h_and_escalates_to_a_senior(office: Office)
     assert told[0].content is not None
     assert feedback in told[0].content
     assert told[1].content == "A senior adjuster released claim C-1003; paid 2,400.00."
-    executions = office.store.executions(RISKY.run_id).values()
+    executions = office.store.calls(RISKY.run_id).values()
     assert [(e.tool, e.request_id) for e in executions] == [("escalate_claim", escalation_id)]
     assert office.ledger.payments() == [Payment("C-1003", 2400.0, "escalate_claim")]
     assert office.store.load_run(RISKY.run_id).status is RunStatus.COMPLETED
@@ -215,13 +218,13 @@ def test_a_process_killed_while_waiting_is_replaced_without_a_second_request(
     assert second.wait() == 0
 
     assert ledger.payments() == [Payment("C-1004", 8800.0, "pay_claim")]
-    (execution,) = store.executions(CRASHING.run_id).values()
+    (execution,) = store.calls(CRASHING.run_id).values()
     assert (execution.args, execution.request_id) == (
         {"claim_id": "C-1004", "amount": 8800.0},
         request_id,
     )
     kinds = [e.kind for e in store.audit(run_id=CRASHING.run_id)]
-    assert kinds == ["created", "decided", "executed", "resumed"]
+    assert kinds == ["created", "decided", "started", "executed", "resumed"]
     store.close()
 
 

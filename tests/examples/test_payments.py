@@ -138,8 +138,9 @@ def test_250_is_paid_once_with_nobody_asked(framework: str, env: Env) -> None:
     assert turn.answer == "Done: Paid 250.00 USD to Acme Corp (ref PAY-0001)."
     with closing(open_store(env.store_url)) as store:
         assert store.list_requests(run_id=turn.run_id, status=None).items == []
-        [executed] = store.audit(run_id=turn.run_id)
-        assert executed.kind is AuditKind.EXECUTED
+        started, executed = store.audit(run_id=turn.run_id)
+        assert (started.kind, executed.kind) == (AuditKind.STARTED, AuditKind.EXECUTED)
+        assert started.args == executed.args
         assert executed.args == {"recipient": "Acme Corp", "amount": 250.0, "currency": "USD"}
         assert store.load_run(turn.run_id).status is RunStatus.COMPLETED
 
@@ -164,6 +165,7 @@ def test_4200_pauses_and_an_approval_pays_it_once(framework: str, env: Env) -> N
         assert [e.kind for e in events] == [
             AuditKind.CREATED,
             AuditKind.DECIDED,
+            AuditKind.STARTED,
             AuditKind.EXECUTED,
             AuditKind.RESUMED,
         ]

@@ -29,7 +29,15 @@ from examples.wrap_existing_graph.database import (
     purge_log,
     sessions_left,
 )
-from hitl_core import AuditKind, Decision, RequestStatus, RunNotPaused, RunStatus, open_store
+from hitl_core import (
+    AuditKind,
+    Decision,
+    NotAuthorized,
+    RequestStatus,
+    RunNotPaused,
+    RunStatus,
+    open_store,
+)
 from hitl_langgraph import Completed, Outcome, Paused, ScriptedChatModel, call
 from tests.examples.running import run_example
 
@@ -127,15 +135,23 @@ def test_the_graph_works_as_plain_langgraph_with_its_own_question(tmp_path: Path
     assert sessions_left(database) == LAST_SEEN[16:]
 
 
-def test_a_small_purge_runs_with_nobody_asked(files: wrap_main.Files) -> None:
-    outcome = start(files, "Purge the sessions last seen before 2025-06-01.")
-    assert isinstance(outcome, Completed)
-    assert tool_said(outcome) == ["Deleted 4 rows from sessions."]
+def test_a_small_purge_still_waits_because_the_graph_asks(files: wrap_main.Files) -> None:
+    """The policy does not gate 4 rows, but the graph's own question is never answered by
+    hitl-kit: it waits, in the graph's words, for the one reviewer the policy names."""
+    paused = start(files, "Purge the sessions last seen before 2025-06-01.")
+    assert isinstance(paused, Paused)
+    [request] = paused.requests
+    assert request.reason == "Delete 4 rows from sessions last seen before 2025-06-01?"
+    assert request.reviewers == (REVIEWER,)
+    assert purge_log(files.database) == []
+    with closing(open_store(files.store)) as store:
+        with pytest.raises(NotAuthorized):
+            store.decide(request.id, Decision.approve(by="intern@example.com"))
+        store.decide(request.id, Decision.approve(by=REVIEWER))
+    assert "Deleted 4 rows from sessions." in resume_in_a_new_process(files, paused.run_id)
     assert purge_log(files.database) == [
         {"table": "sessions", "last_seen_before": "2025-06-01", "deleted": 4}
     ]
-    with closing(open_store(files.store)) as store:
-        assert store.list_requests(run_id=outcome.run_id, status=None).items == []
 
 
 def test_a_big_purge_pauses_and_an_approval_runs_it_once_in_a_new_process(
@@ -217,7 +233,10 @@ def test_a_rejected_purge_deletes_nothing_and_the_agent_hears_why(
 def test_the_whole_story_prints_its_outcome(capsys: pytest.CaptureFixture[str]) -> None:
     assert wrap_main.main([]) == 0
     out = capsys.readouterr().out
-    assert "no pause  4 rows: the runner answered the graph's own question itself" in out
+    assert (
+        'paused    delete_rows {"table": "sessions", "last_seen_before": "2025-06-01", '
+        '"rows": 4}: Delete 4 rows from sessions last seen before 2025-06-01?'
+    ) in out
     assert (
         'paused    delete_rows {"table": "sessions", "last_seen_before": "2026-01-01", '
         '"rows": 12}: rows 12 > 10'

@@ -20,6 +20,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from hitl_core import ApprovalRequest, Edit, Policy, ProposedAction, arg, open_store
 from hitl_core.decisions import AnyDecision
+from hitl_core.stores.awaitable import AnyStore
 from hitl_langgraph import (
     ApprovalRunner,
     Codec,
@@ -30,7 +31,6 @@ from hitl_langgraph import (
     call,
     open_checkpointer,
 )
-from hitl_langgraph._store_io import AnyStore
 from tests.langgraph import payment_graph
 
 POLICY = Policy({"send_payment": arg("amount") > 1000})

@@ -18,6 +18,7 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from hitl_core import AuditKind, Decision, Policy, RequestStatus, arg, open_store
 from hitl_core.outcomes import rejection_text
+from hitl_core.stores.awaitable import AnyStore
 from hitl_core.stores.postgres_aio import AsyncPostgresStore
 from hitl_langgraph import (
     ApprovalRunner,
@@ -30,7 +31,6 @@ from hitl_langgraph import (
     aopen_checkpointer,
     call,
 )
-from hitl_langgraph._store_io import AnyStore
 
 POLICY = Policy({"send_payment": arg("amount") > 1000})
 PROMPT = {"messages": [HumanMessage("Pay Acme Corp and Initech.")]}
@@ -127,9 +127,11 @@ def test_async_postgres_store_and_checkpointer(postgres_url: str) -> None:
                 assert (await store.aget(request.id)).status is RequestStatus.RESUMED
                 kinds = [e.kind for e in await store.aaudit(run_id="t1")]
                 assert kinds == [
+                    AuditKind.STARTED,
                     AuditKind.EXECUTED,
                     AuditKind.CREATED,
                     AuditKind.DECIDED,
+                    AuditKind.STARTED,
                     AuditKind.EXECUTED,
                     AuditKind.RESUMED,
                 ]

@@ -112,7 +112,7 @@ def test_a_small_payment_runs_without_a_pause(store: ApprovalStore) -> None:
     assert agent.payments.ran == [("send_payment", {"amount": 50, "recipient": "Acme Corp"})]
     assert agent.told() == {"c1": "paid 50.00 to Acme Corp"}
     assert store.list_requests(run_id="t1", status=None).items == []
-    assert [e.kind for e in store.audit(run_id="t1")] == [AuditKind.EXECUTED]
+    assert [e.kind for e in store.audit(run_id="t1")] == [AuditKind.STARTED, AuditKind.EXECUTED]
 
 
 def test_a_large_payment_pauses_with_the_core_request_and_langchain_view(

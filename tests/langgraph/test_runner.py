@@ -16,6 +16,7 @@ from hitl_core import (
     ApprovalStore,
     Decision,
     InvalidRunState,
+    Lease,
     ManualClock,
     Policy,
     RequestStatus,
@@ -24,6 +25,7 @@ from hitl_core import (
     RunNotPaused,
     RunRecord,
     RunStatus,
+    StoreUnavailable,
     UnknownRun,
     arg,
     ctx,
@@ -195,7 +197,8 @@ def test_a_worker_resumes_decided_langgraph_runs(tmp_path: Any) -> None:
 
 
 class CrashingStore(MemoryStore):
-    """A memory store whose next save of a paused or finished run fails (a power cut)."""
+    """A memory store whose next save of a paused or finished run fails (the database is
+    unreachable, as in a power cut): a transient failure, so the run stays resumable."""
 
     crash_next = False
 
@@ -206,11 +209,20 @@ class CrashingStore(MemoryStore):
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord:
         if self.crash_next and run.status is not RunStatus.RUNNING:
             self.crash_next = False
-            raise ConnectionError("power cut")
-        return super().save_run(run, requests, resumed=resumed, expected_version=expected_version)
+            raise StoreUnavailable("power cut")
+        return super().save_run(
+            run,
+            requests,
+            resumed=resumed,
+            expected_version=expected_version,
+            lease=lease,
+            release=release,
+        )
 
 
 def test_a_resume_that_crashed_before_its_save_is_repaired_by_the_next() -> None:
@@ -241,7 +253,7 @@ def test_a_resume_that_crashed_before_its_save_is_repaired_by_the_next() -> None
     assert isinstance(first, Paused)
     store.decide(first.requests[0].id, Decision.approve(by=REVIEWER))
     store.crash_next = True
-    with pytest.raises(ConnectionError):
+    with pytest.raises(StoreUnavailable):
         run.resume("t1")
     assert ran == [4200]  # c1 ran and the graph paused on c2, but nothing was saved
     assert store.get(first.requests[0].id).status is RequestStatus.DECIDED

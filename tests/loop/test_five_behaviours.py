@@ -82,7 +82,7 @@ def test_a_small_call_executes_without_a_pause(tmp_path: Path) -> None:
         {"tool": "send_payment", "args": {"amount": 50.0, "recipient": "Acme Corp"}}
     ]
     assert h.store.list_requests(status=None).items == []
-    assert [e.kind for e in h.store.audit()] == [AuditKind.EXECUTED]
+    assert [e.kind for e in h.store.audit()] == [AuditKind.STARTED, AuditKind.EXECUTED]
 
 
 def test_a_large_call_pauses_and_runs_nothing(tmp_path: Path) -> None:
@@ -114,6 +114,7 @@ def test_approve_executes_exactly_the_proposed_arguments(tmp_path: Path, where: 
     assert [e.kind for e in h.store.audit()] == [
         AuditKind.CREATED,
         AuditKind.DECIDED,
+        AuditKind.STARTED,
         AuditKind.EXECUTED,
         AuditKind.RESUMED,
     ]

@@ -11,6 +11,8 @@ from agents import Agent
 from hitl_core import (
     ApprovalRequest,
     ApprovalStore,
+    AuditKind,
+    CallRefused,
     Decision,
     InvalidRunState,
     ProposedAction,
@@ -23,7 +25,6 @@ from hitl_openai_agents import (
     ApprovalRunner,
     CallNotPending,
     Paused,
-    RunStateTampered,
     RunStateUnreadable,
     ScriptedModel,
 )
@@ -67,6 +68,18 @@ class PausedRun:
         assert self.store.load_run(self.run_id) == stored
         assert self.store.get(self.request.id).status is status
         assert ledger_entries(self.ledger) == []
+
+    def assert_refused(self, stored: RunRecord, problem: str) -> None:
+        """Nothing ran; the run is failed with its state kept; a refused event says why."""
+        failed = self.store.load_run(self.run_id)
+        assert (failed.status, failed.state) == (RunStatus.FAILED, stored.state)
+        assert failed.error is not None
+        assert problem in failed.error
+        assert self.store.get(self.request.id).status is RequestStatus.DECIDED
+        assert ledger_entries(self.ledger) == []
+        assert self.store.calls(self.run_id) == {}
+        kinds = [e.kind for e in self.store.audit(run_id=self.run_id)]
+        assert kinds[-2:] == [AuditKind.REFUSED, AuditKind.FAILED]
 
 
 @pytest.fixture
@@ -123,16 +136,17 @@ def test_a_state_whose_pending_arguments_were_changed_is_refused(run: PausedRun)
     """Approved 4,200 to Acme; the stored call now says 42: nothing runs."""
     run.approve()
     stored = run.rewrite_state(lambda s: s.replace("4200", "42"))
-    with pytest.raises(RunStateTampered, match="other arguments") as raised:
+    with pytest.raises(CallRefused, match="arguments") as raised:
         run.runner.resume(run.run_id)
     assert raised.value.call_id == "c1"
-    run.assert_untouched(stored, RequestStatus.DECIDED)
+    run.assert_refused(stored, "arguments")
 
 
 def test_a_state_waiting_on_a_call_nobody_reviewed_is_refused(run: PausedRun) -> None:
+    """The approved call c1 is renamed c9 in the state: c1's approval applies to nothing."""
     run.approve()
     stored = run.rewrite_state(lambda s: s.replace('"c1"', '"c9"'))
-    with pytest.raises(RunStateTampered, match="no approval request"):
+    with pytest.raises(CallNotPending, match="not waiting on call 'c1'"):
         run.runner.resume(run.run_id)
     run.assert_untouched(stored, RequestStatus.DECIDED)
 

@@ -74,7 +74,7 @@ def test_a_paused_run_resumes_in_a_fresh_process(store_url: str, tmp_path: Path)
     assert [e["args"].get("amount") for e in ledger_entries(ledger)] == [None, 4000.0, 2000.0]
     assert {store.get(r.id).status for r in (p1, p2)} == {RequestStatus.RESUMED}
     assert store.load_run(outcome.run_id).status is RunStatus.COMPLETED
-    edited = store.executions(outcome.run_id)["p2"]
+    edited = store.calls(outcome.run_id)["p2"]
     assert edited.output == tool_result(
         RunTool({"amount": 4000, "recipient": "Acme"}, True, None, "send_payment"),
         "paid 4000.00 to Acme",

@@ -44,7 +44,7 @@ def test_an_integer_below_a_float_threshold_runs_without_a_pause(
         {"tool": "send_payment", "args": {"amount": 50.0, "recipient": "Acme"}}
     ]
     assert sqlite_store.list_requests(status=None).items == []
-    [execution] = sqlite_store.executions(outcome.run_id).values()
+    [execution] = sqlite_store.calls(outcome.run_id).values()
     assert execution.args == {"amount": 50, "recipient": "Acme"}
     assert execution.request_id is None
 
@@ -210,5 +210,5 @@ def test_a_call_with_unreadable_arguments_goes_back_to_the_model(
     assert isinstance(outcome, Completed)
     assert outcome.output.startswith("Told: An error occurred while running the tool")
     assert sqlite_store.list_requests(status=None).items == []
-    assert sqlite_store.executions(outcome.run_id) == {}
+    assert sqlite_store.calls(outcome.run_id) == {}
     assert ledger_entries(ledger) == []

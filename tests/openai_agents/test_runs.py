@@ -20,11 +20,11 @@ from hitl_core import (
     RunExists,
     RunNotPaused,
     RunStatus,
-    StoreError,
+    StoreUnavailable,
     UnknownRun,
 )
 from hitl_core.outcomes import RunTool, rejection_text, tool_result
-from hitl_core.stores import RunRecord
+from hitl_core.stores import Lease, RunRecord
 from hitl_core.stores.sqlite import SqliteStore
 from hitl_openai_agents import (
     AgentsEvent,
@@ -83,7 +83,13 @@ def test_approve_runs_the_reviewed_call_once(sqlite_store: ApprovalStore, ledger
     assert [e["args"]["amount"] for e in ledger_entries(ledger)] == [4200.0]
     assert sqlite_store.get(request.id).status is RequestStatus.RESUMED
     kinds = [e.kind for e in sqlite_store.audit(request_id=request.id)]
-    assert kinds == [AuditKind.CREATED, AuditKind.DECIDED, AuditKind.EXECUTED, AuditKind.RESUMED]
+    assert kinds == [
+        AuditKind.CREATED,
+        AuditKind.DECIDED,
+        AuditKind.STARTED,
+        AuditKind.EXECUTED,
+        AuditKind.RESUMED,
+    ]
     assert sqlite_store.load_run(request.run_id).status is RunStatus.COMPLETED
     with pytest.raises(RunNotPaused):
         runner.resume(request.run_id)
@@ -103,7 +109,7 @@ def test_edit_runs_the_corrected_arguments_and_says_so(
     ]
     notice = tool_result(RunTool(edited, True, "cap it", "send_payment"), "paid 4000.00 to Acme")
     assert done.output == notice
-    [execution] = sqlite_store.executions(request.run_id).values()
+    [execution] = sqlite_store.calls(request.run_id).values()
     assert (execution.args, execution.request_id) == (edited, request.id)
 
 
@@ -115,7 +121,7 @@ def test_respond_answers_without_running_the_tool(
     sqlite_store.decide(request.id, Decision.respond("Paid by hand on Monday.", by=REVIEWER))
     assert completed(runner.resume(request.run_id)).output == "Paid by hand on Monday."
     assert ledger_entries(ledger) == []
-    assert sqlite_store.executions(request.run_id) == {}
+    assert sqlite_store.calls(request.run_id) == {}
 
 
 def test_reject_runs_nothing_and_the_model_reads_the_core_text(
@@ -185,7 +191,7 @@ def test_a_sub_agents_gated_call_pauses_the_root_run(
     done = completed(runner.resume(outcome.run_id))
     assert done.output == "Treasury paid."
     assert [e["args"]["amount"] for e in ledger_entries(ledger)] == [4200.0]
-    executed = sqlite_store.executions(outcome.run_id)
+    executed = sqlite_store.calls(outcome.run_id)
     assert set(executed) == {"t1", "a1"}
     assert executed["a1"].output == "Treasury paid."
 
@@ -219,7 +225,8 @@ def _settled(events: list[AgentsEvent]) -> list[str]:
 
 
 class CrashOnSave(SqliteStore):
-    """A SQLite store whose next `save_run` fails: a crash after tools ran, before the save."""
+    """A SQLite store whose next `save_run` fails: the disk goes away after tools ran and
+    before the save (a transient failure: the run stays resumable)."""
 
     crash = False
 
@@ -230,11 +237,20 @@ class CrashOnSave(SqliteStore):
         *,
         resumed: Sequence[str] = (),
         expected_version: int | None = None,
+        lease: Lease | None = None,
+        release: bool = False,
     ) -> RunRecord:
         if self.crash:
             self.crash = False
-            raise StoreError("the disk went away")
-        return super().save_run(run, requests, resumed=resumed, expected_version=expected_version)
+            raise StoreUnavailable("the disk went away")
+        return super().save_run(
+            run,
+            requests,
+            resumed=resumed,
+            expected_version=expected_version,
+            lease=lease,
+            release=release,
+        )
 
 
 def test_a_resume_that_crashed_after_running_does_not_run_again(
@@ -245,7 +261,7 @@ def test_a_resume_that_crashed_after_running_does_not_run_again(
     [request] = paused(runner.start("Pay")).requests
     store.decide(request.id, Decision.approve(by=REVIEWER))
     store.crash = True
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreUnavailable):
         runner.resume(request.run_id)
     assert store.get(request.id).status is RequestStatus.DECIDED
     done = completed(runner.resume(request.run_id))
@@ -319,7 +335,7 @@ def test_a_decision_inside_a_sub_agent_holds_until_its_turn_is_decided(
     sqlite_store.decide(t1.id, Decision.approve(by=REVIEWER))
     assert completed(runner.resume(t1.run_id)).output == "Treasury paid both."
     assert [e["args"]["amount"] for e in ledger_entries(ledger)] == [2000.0, 2500.0]
-    executed = sqlite_store.executions(t1.run_id)
+    executed = sqlite_store.calls(t1.run_id)
     assert (executed["t2"].args, executed["t2"].request_id) == (edited, t2.id)
     assert set(executed) == {"t1", "t2", "a1"}
 

@@ -156,7 +156,13 @@ class DecideTests:
         run.decide(request.id, Decision.approve(by=REVIEWER, feedback="checked the invoice"))
         run.resume()
         events = [e for e in run.audit() if e.request_id == request.id]
-        kinds = [AuditKind.CREATED, AuditKind.DECIDED, AuditKind.EXECUTED, AuditKind.RESUMED]
+        kinds = [
+            AuditKind.CREATED,
+            AuditKind.DECIDED,
+            AuditKind.STARTED,
+            AuditKind.EXECUTED,
+            AuditKind.RESUMED,
+        ]
         assert [e.kind for e in events] == kinds
         decided = events[1]
         assert (decided.actor, decided.decision) == (REVIEWER, "approve")
