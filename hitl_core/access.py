@@ -11,15 +11,13 @@ trusted as given: authenticate the reviewer before you record a decision in thei
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from hitl_core.decisions import DecisionKind
-from hitl_core.errors import NotAuthorized, SelfApproval
-from hitl_core.identities import identity_key, same_identity
+from hitl_core.errors import InvalidIdentity, NotAuthorized, SelfApproval
+from hitl_core.identities import identity_key, identity_keys
 from hitl_core.policy import Policy
-from hitl_core.requests import ApprovalRequest
+from hitl_core.requests import REQUESTER_KEY, ApprovalRequest
 
 __all__ = ["APPROVING_KINDS", "Reviewer", "check_decider", "deciders_of", "may_decide"]
 
@@ -64,7 +62,7 @@ def may_decide(
     """Whether `reviewer` may give `request` a `kind` decision (any kind when None)."""
     try:
         check_decider(request, reviewer, kind, policy=policy)
-    except NotAuthorized:
+    except (NotAuthorized, InvalidIdentity):
         return False
     return True
 
@@ -78,27 +76,52 @@ def check_decider(
 ) -> None:
     """Raise unless `reviewer` may give a `kind` decision on `request`.
 
+    Names and roles compare by `identities.identity_key`; a reviewer or role the request
+    (or `policy`) names that cannot be compared matches nobody.
+
     Raises:
-        InvalidIdentity: the reviewer's id cannot be compared safely.
+        InvalidIdentity: the reviewer's id cannot be compared safely; or `kind` approves
+            or edits and the run's recorded requester cannot be (nobody may then approve
+            its calls, since nobody can be told apart from the requester).
         SelfApproval: the reviewer started the run and tries to approve or edit its call.
         NotAuthorized: the request (or `policy`) names other reviewers or roles.
         Nothing is written either way.
     """
-    identity_key(reviewer.id)
+    key = identity_key(reviewer.id)
     tool = request.action.tool
-    if kind in APPROVING_KINDS and same_identity(request.requested_by, reviewer.id):
+    if kind in APPROVING_KINDS and _requester_key(request) == key:
         raise SelfApproval(reviewer.id, request.id, tool)
-    for reviewers, roles in deciders_of(request, policy):
-        named = any(same_identity(r, reviewer.id) for r in reviewers)
-        if named or _any_role(reviewer.roles, roles):
+    roles = identity_keys(reviewer.roles)
+    for reviewers, named_roles in deciders_of(request, policy):
+        if key in identity_keys(reviewers) or roles & identity_keys(named_roles):
             continue
         who = ", ".join(
             [f"reviewers {', '.join(reviewers)}"] * bool(reviewers)
-            + [f"roles {', '.join(roles)}"] * bool(roles)
+            + [f"roles {', '.join(named_roles)}"] * bool(named_roles)
         )
         raise NotAuthorized(reviewer.id, request.id, tool, who)
 
 
-def _any_role(held: Iterable[str], named: Iterable[str]) -> bool:
-    wanted = {r.casefold() for r in named}
-    return any(r.casefold() in wanted for r in held)
+def _requester_key(request: ApprovalRequest) -> str | None:
+    """The key of who started the run, None when the run did not say.
+
+    Runs are refused at start when their requester is unusable, so one here means a
+    request made some other way; it fails closed rather than turning the check off.
+
+    Raises:
+        InvalidIdentity: the run named a requester that cannot be compared.
+    """
+    if request.requester is not None:
+        value: object = request.requester
+    elif REQUESTER_KEY in request.context:  # a version-1 request, or one built by hand
+        value = request.context[REQUESTER_KEY]
+    else:
+        return None
+    try:
+        return identity_key(value)
+    except InvalidIdentity as error:
+        raise InvalidIdentity(
+            value,
+            f"it is the run's requester and {error.problem}; nobody can be told apart from "
+            "them, so nobody may approve or edit this run's calls (rejecting is allowed)",
+        ) from None

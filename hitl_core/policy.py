@@ -60,7 +60,8 @@ from pydantic import (
 
 from hitl_core.decisions import ALL_KINDS, AnyDecision, Decision, DecisionKind
 from hitl_core.durations import Duration
-from hitl_core.errors import InvalidPolicy, PredicateTypeError
+from hitl_core.errors import InvalidIdentity, InvalidPolicy, PredicateTypeError
+from hitl_core.identities import identity_key
 from hitl_core.policy_files import (
     dump_json,
     dump_toml,
@@ -103,6 +104,18 @@ class Rule(BaseModel):
     """Reviewer ids who may decide this tool's calls; with `roles` empty too, anyone may."""
     roles: tuple[str, ...] = ()
     """Roles whose holders may decide this tool's calls (any one role suffices)."""
+
+    @field_validator("reviewers", "roles")
+    @classmethod
+    def _comparable(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        """Names the decision checks can compare (`identities.identity_key`), refused here
+        rather than matching nobody later."""
+        for name in names:
+            try:
+                identity_key(name)
+            except InvalidIdentity as error:
+                raise ValueError(f"{name!r}: {error.problem}") from None
+        return names
 
     @field_validator("allowed")
     @classmethod

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from hitl_core.access import Reviewer
-from hitl_core.errors import InvalidInput, NotAuthenticated
+from hitl_core.errors import InvalidIdentity, InvalidInput, NotAuthenticated
+from hitl_core.identities import identity_key
 
 __all__ = ["ReviewerEntry", "Reviewers", "hash_token", "new_token"]
 
@@ -49,6 +50,16 @@ class ReviewerEntry(BaseModel):
     roles: tuple[str, ...] = ()
     token_sha256: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
 
+    @field_validator("id")
+    @classmethod
+    def _comparable(cls, value: str) -> str:
+        """An id the decision checks can compare (`identities.identity_key`)."""
+        try:
+            identity_key(value)
+        except InvalidIdentity as error:
+            raise ValueError(error.problem) from None
+        return value
+
     @property
     def reviewer(self) -> Reviewer:
         return Reviewer(id=self.id, roles=self.roles)
@@ -59,10 +70,15 @@ class Reviewers:
 
     def __init__(self, entries: Iterable[ReviewerEntry]) -> None:
         self.entries = tuple(entries)
-        ids = [entry.id for entry in self.entries]
-        duplicates = sorted({name for name in ids if ids.count(name) > 1})
+        keys = [identity_key(entry.id) for entry in self.entries]
+        duplicates = sorted(
+            {e.id for e, key in zip(self.entries, keys, strict=True) if keys.count(key) > 1}
+        )
         if duplicates:
-            raise InvalidInput(f"Reviewer ids must be unique; repeated: {', '.join(duplicates)}.")
+            raise InvalidInput(
+                "Reviewer ids must be unique (compared as identities: case and width "
+                f"folded); repeated: {', '.join(duplicates)}."
+            )
 
     @classmethod
     def from_tokens(cls, tokens: Mapping[str, Reviewer]) -> Reviewers:
@@ -82,13 +98,18 @@ class Reviewers:
         unknown = sorted(set(data) - {"reviewer"})
         if unknown:
             raise InvalidInput(f"{where}: unknown keys {unknown}; list [[reviewer]] tables.")
-        try:
-            return cls(ReviewerEntry.model_validate(item) for item in data.get("reviewer", []))
-        except ValidationError as error:
-            problems = "; ".join(
-                f"reviewer {'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-            )
-            raise InvalidInput(f"{where}: {problems}") from None
+        entries = []
+        for number, item in enumerate(data.get("reviewer", []), 1):
+            try:
+                entries.append(ReviewerEntry.model_validate(item))
+            except ValidationError as error:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: "
+                    f"{e['msg'].removeprefix('Value error, ')}"
+                    for e in error.errors()
+                )
+                raise InvalidInput(f"{where}: reviewer {number}: {problems}") from None
+        return cls(entries)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Reviewers:

@@ -68,7 +68,9 @@ class Worker:
         store: a store with the `RunLeases` capability (memory, SQLite, PostgreSQL).
         registry: how to rebuild each adapter's agent; built once per worker, not per run.
         worker_id: this worker's name in leases (default: host and process id).
-        lease: how long a claim holds; a run not finished by then may go to another worker.
+        lease: how long a claim holds. The pass that resumes the run renews it before it
+            runs out (for the agent's own lease length); a run whose worker died goes to
+            another worker once the lease last granted runs out.
         batch: runs claimed per pass.
         poll_interval: seconds to wait for events between idle passes.
     """

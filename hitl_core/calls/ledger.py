@@ -196,11 +196,19 @@ class CallLedger:
             self.new_requests.append(fresh)
         return Wait(fresh, new=True)
 
-    def _reviewed(self, call: GatedCall, request: ApprovalRequest, attempt: int) -> Step:
-        """The stored decision applies: the policy is not asked again."""
+    def check_reviewed(self, call: GatedCall, request: ApprovalRequest) -> None:
+        """Refuse `call` unless it is exactly the call `request` showed its reviewer.
+
+        Raises:
+            CallRefused: another tool or other arguments (nothing is written).
+        """
         problem = reviewed_mismatch(call.tool, call.args, call.call_id, request)
         if problem is not None:
             raise CallRefused(self.run_id, call.call_id, request.id, problem, call.tool)
+
+    def _reviewed(self, call: GatedCall, request: ApprovalRequest, attempt: int) -> Step:
+        """The stored decision applies: the policy is not asked again."""
+        self.check_reviewed(call, request)
         if request.is_pending:
             return Wait(request)
         if request.status is RequestStatus.CANCELLED:

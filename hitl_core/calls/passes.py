@@ -36,7 +36,6 @@ from hitl_core.errors import (
     RunExists,
     RunNotPaused,
     StoreUnavailable,
-    UnknownRun,
 )
 from hitl_core.identities import checked_requester
 from hitl_core.policy import Policy
@@ -93,6 +92,8 @@ class _PassBase:
         self.version = 0
         """The stored run's version: the next save must find it."""
         self.ledger: CallLedger | None = None
+        self.new = False
+        """The pass created the run (brand new: no ledger lines to load)."""
         self._lease: Lease | None = lease
         self._released = False
 
@@ -157,11 +158,14 @@ class RunPass(_PassBase):
         finally:
             self.close()
 
-    def close(self) -> None:
-        """Stop renewing and hand the lease back (if no save did)."""
+    def _stop_renewing(self) -> None:
         if self._keeper is not None:
             self._keeper.stop()
             self._keeper = None
+
+    def close(self) -> None:
+        """Stop renewing and hand the lease back (if no save did)."""
+        self._stop_renewing()
         if self._lease is not None and not self._released:
             with contextlib.suppress(Exception):
                 self.store.release_lease(self._lease)
@@ -188,26 +192,30 @@ class RunPass(_PassBase):
             RunExists: the id is taken; the stored run is unchanged.
         """
         checked_requester(context, REQUESTER_KEY)
-        try:
-            existing: RunRecord | None = self.store.load_run(self.run_id)
-        except UnknownRun:
-            existing = None
-        expected = _expected_for_new(self.run_id, existing, self.adapter, again)
         record = _record(self, RunStatus.RUNNING, state)
-        try:
-            saved = self.store.save_run(record, expected_version=expected, lease=self.lease)
+        try:  # most runs are new: try that first, and look only when the id is taken
+            saved = self.store.save_run(record, expected_version=0, lease=self.lease)
+            self.new = True
         except RunChanged:
-            raise RunExists(self.run_id, "running") from None
+            existing = self.store.load_run(self.run_id)
+            expected = _expected_for_new(self.run_id, existing, self.adapter, again)
+            try:
+                saved = self.store.save_run(record, expected_version=expected, lease=self.lease)
+            except RunChanged:
+                raise RunExists(self.run_id, "running") from None
         return self._saved(saved, final=False)
 
     def calls(self, context: dict[str, Any]) -> CallLedger:
         """The ledger for this pass's calls; from now on a failure fails the run."""
-        return self._ledger(context, self.store.calls(self.run_id), self.store.clock)
+        records = {} if self.new else self.store.calls(self.run_id)
+        return self._ledger(context, records, self.store.clock)
 
     def save(self, status: RunStatus, state: str) -> RunRecord:
         """Save the run where it stopped, with the requests raised and applied; a pause or
         the end hands the lease back in the same transaction."""
         final = status is not RunStatus.RUNNING
+        if final:
+            self._stop_renewing()  # before the release: no renewal may extend it after
         ledger = self.ledger
         saved = self.store.save_run(
             _record(self, status, state),
@@ -222,6 +230,7 @@ class RunPass(_PassBase):
     def fail(self, error: BaseException) -> None:
         """Mark the run failed with `error` (the stored snapshot is kept for inspection)."""
         message, events = _failure(self, error)
+        self._stop_renewing()
         try:
             self.store.fail_run(self.run_id, message, lease=self.lease, events=events)
             self._released = True
@@ -260,13 +269,16 @@ class AsyncRunPass(_PassBase):
         finally:
             await self.aclose()
 
-    async def aclose(self) -> None:
-        """Async twin of `RunPass.close`."""
+    async def _astop_renewing(self) -> None:
         keeper, self._keeper = self._keeper, None
         if isinstance(keeper, AsyncLeaseKeeper):
             await keeper.stop()
         elif keeper is not None:
             keeper.stop()
+
+    async def aclose(self) -> None:
+        """Async twin of `RunPass.close`."""
+        await self._astop_renewing()
         if self._lease is not None and not self._released:
             with contextlib.suppress(Exception):
                 await self.store.arelease_lease(self._lease)
@@ -285,25 +297,31 @@ class AsyncRunPass(_PassBase):
     ) -> RunRecord:
         """Async twin of `RunPass.create`."""
         checked_requester(context, REQUESTER_KEY)
-        try:
-            existing: RunRecord | None = await self.store.aload_run(self.run_id)
-        except UnknownRun:
-            existing = None
-        expected = _expected_for_new(self.run_id, existing, self.adapter, again)
         record = _record(self, RunStatus.RUNNING, state)
         try:
-            saved = await self.store.asave_run(record, expected_version=expected, lease=self.lease)
+            saved = await self.store.asave_run(record, expected_version=0, lease=self.lease)
+            self.new = True
         except RunChanged:
-            raise RunExists(self.run_id, "running") from None
+            existing = await self.store.aload_run(self.run_id)
+            expected = _expected_for_new(self.run_id, existing, self.adapter, again)
+            try:
+                saved = await self.store.asave_run(
+                    record, expected_version=expected, lease=self.lease
+                )
+            except RunChanged:
+                raise RunExists(self.run_id, "running") from None
         return self._saved(saved, final=False)
 
     async def acalls(self, context: dict[str, Any]) -> CallLedger:
         """Async twin of `RunPass.calls`."""
-        return self._ledger(context, await self.store.acalls(self.run_id), self.store.clock)
+        records = {} if self.new else await self.store.acalls(self.run_id)
+        return self._ledger(context, records, self.store.clock)
 
     async def asave(self, status: RunStatus, state: str) -> RunRecord:
         """Async twin of `RunPass.save`."""
         final = status is not RunStatus.RUNNING
+        if final:
+            await self._astop_renewing()
         ledger = self.ledger
         saved = await self.store.asave_run(
             _record(self, status, state),
@@ -318,6 +336,7 @@ class AsyncRunPass(_PassBase):
     async def afail(self, error: BaseException) -> None:
         """Async twin of `RunPass.fail`."""
         message, events = _failure(self, error)
+        await self._astop_renewing()
         try:
             await self.store.afail_run(self.run_id, message, lease=self.lease, events=events)
             self._released = True

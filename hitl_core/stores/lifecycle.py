@@ -133,13 +133,15 @@ def cancel_run(run: RunRecord, now: datetime) -> RunRecord:
     )
 
 
-def run_event(kind: AuditKind, run: RunRecord, at: datetime, **detail: object) -> AuditEvent:
-    """An audit event about the whole run (failed, retried), its adapter as the actor."""
+def run_event(
+    kind: AuditKind, run: RunRecord, at: datetime, *, actor: str | None = None, **detail: object
+) -> AuditEvent:
+    """An audit event about the whole run: the person who acted, else the run's adapter."""
     return AuditEvent(
         kind=kind,
         at=at,
         run_id=run.run_id,
-        actor=run.adapter,
+        actor=actor if actor is not None else run.adapter,
         detail={k: v for k, v in detail.items() if v is not None},
     )
 
@@ -180,6 +182,6 @@ def retry_run(
             "updated_at": now,
         }
     )
-    event = run_event(AuditKind.RETRIED, record, now, by=by, error=stored.error)
+    event = run_event(AuditKind.RETRIED, record, now, actor=by, error=stored.error)
     revoked = lease_rules.revoke(lease, stored.run_id, by, now) if lease is not None else None
     return record, event, revoked

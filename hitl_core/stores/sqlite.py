@@ -107,18 +107,31 @@ class SqliteStore:
             yield self._connection()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One serialized write transaction; rolled back if anything raises (commit too)."""
+    def _write(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """One serialized write transaction; rolled back if anything raises (commit too).
+
+        A write that need not survive a power cut on its own (`durable=False`: a lease, a
+        run still running, a settled call) commits without waiting for the disk. The WAL
+        is written in order, so the next durable commit makes it durable too; a process
+        that dies (SIGKILL) loses none of it, only a power cut before such a commit can,
+        and then nothing durable came after it (a lost settle is an unknown outcome).
+        """
         with self._mapped():
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            if not durable:
+                conn.execute("PRAGMA synchronous=NORMAL")
             try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                if not durable:
+                    conn.execute("PRAGMA synchronous=FULL")
 
     def setup(self) -> None:
         """Create or upgrade the schema. Idempotent; runs on open.
@@ -241,7 +254,7 @@ class SqliteStore:
         release: bool = False,
     ) -> RunRecord:
         now = self.clock.now()
-        with self._write() as conn:
+        with self._write(durable=run.status is not RunStatus.RUNNING) as conn:
             lease_rules.check(sql.load_lease(conn, run.run_id), lease, run.run_id, now)
             saved = lifecycle.save_run(run, sql.load_run(conn, run.run_id), expected_version)
             transitions = [lifecycle.create(sql.load_request(conn, r.id), r) for r in requests]
@@ -309,20 +322,20 @@ class SqliteStore:
 
     def acquire_lease(self, run_id: str, holder: str, *, ttl: timedelta) -> Lease:
         now = self.clock.now()
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             lease = lease_rules.acquire(sql.load_lease(conn, run_id), run_id, holder, now, ttl)
             sql.write_lease(conn, lease)
             return lease
 
     def renew_lease(self, lease: Lease, *, ttl: timedelta) -> Lease:
         now = self.clock.now()
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             renewed = lease_rules.renew(sql.load_lease(conn, lease.run_id), lease, now, ttl)
             sql.write_lease(conn, renewed)
             return renewed
 
     def release_lease(self, lease: Lease) -> None:
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             self._release(conn, lease, self.clock.now())
 
     @staticmethod
@@ -350,7 +363,7 @@ class SqliteStore:
         self, record: CallRecord, lease: Lease, requests: Sequence[ApprovalRequest] = ()
     ) -> CallRecord:
         now = self.clock.now()
-        with self._write() as conn:
+        with self._write(durable=False) as conn:
             lease_rules.check(sql.load_lease(conn, record.run_id), lease, record.run_id, now)
             existing = sql.load_call(conn, record.run_id, record.call_id)
             stored, event = call_rules.settle(existing, record)
@@ -373,7 +386,7 @@ class SqliteStore:
             if conn.execute(sql.READY, (sql.ts(now), 1)).fetchone() is None:
                 return []
         claims = []
-        with self._write() as conn:  # read again: another worker may have been first
+        with self._write(durable=False) as conn:  # read again: another worker may have been first
             for run_id, adapter in conn.execute(sql.READY, (sql.ts(now), limit)).fetchall():
                 existing = sql.load_lease(conn, run_id)
                 granted = lease_rules.acquire(existing, run_id, worker, now, lease)

@@ -7,13 +7,14 @@ Timestamps are stored as fixed-width UTC text (`ts`), so text order is time orde
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from hitl_core.audit import AuditEvent
-from hitl_core.audit_chain import AuditHead, link
+from hitl_core.audit_chain import AuditHead, linked_document
 from hitl_core.errors import InvalidInput, StoreError, StoreUnavailable
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import lifecycle
@@ -144,17 +145,17 @@ def append(conn: sqlite3.Connection, event: AuditEvent) -> None:
         "SELECT chain_index, hash FROM hitl_audit_heads WHERE run_id = ?", (event.run_id,)
     ).fetchone()
     head = AuditHead(run_id=event.run_id, chain_index=row[0], hash=row[1]) if row else None
-    linked = link(event, head)
+    doc, moved = linked_document(event, head)
     # The row's seq is the event's; it is filled in when read, as rows never change.
     conn.execute(
         "INSERT INTO hitl_audit (run_id, request_id, doc) VALUES (?, ?, ?)",
-        (event.run_id, event.request_id, linked.model_dump_json(exclude={"seq"})),
+        (event.run_id, event.request_id, json.dumps(doc, separators=(",", ":"))),
     )
     conn.execute(
         "INSERT INTO hitl_audit_heads (run_id, chain_index, hash) VALUES (?, ?, ?) "
         "ON CONFLICT (run_id) DO UPDATE SET chain_index = excluded.chain_index, "
         "hash = excluded.hash",
-        (event.run_id, linked.chain_index, linked.hash),
+        (event.run_id, moved.chain_index, moved.hash),
     )
 
 
