@@ -12,6 +12,7 @@ from hitl_core.stores.async_base import AsyncApprovalStore as AsyncApprovalStore
 from hitl_openai_agents.errors import AgentGraphMismatch as AgentGraphMismatch
 from hitl_openai_agents.errors import AgentRunFailed as AgentRunFailed
 from hitl_openai_agents.errors import CallNotPending as CallNotPending
+from hitl_openai_agents.errors import CannotGate as CannotGate
 from hitl_openai_agents.errors import RunStateUnreadable as RunStateUnreadable
 from hitl_openai_agents.errors import SyncCallInEventLoop as SyncCallInEventLoop
 from hitl_openai_agents.errors import TurnLimitReached as TurnLimitReached
@@ -36,6 +37,7 @@ __all__ = [
     "ApprovalRunner",
     "AsyncApprovalStore",
     "CallNotPending",
+    "CannotGate",
     "Completed",
     "Outcome",
     "Paused",

@@ -3,9 +3,11 @@
 For each interruption the ledger gives the next step (a stored decision wins over the
 policy; the call must be exactly the one reviewed, else `CallRefused`). A call still
 waiting stays an interruption. Everything else is let through to its gated tool, whose
-invoker asks the ledger again and runs the call (approve, edit), answers it (respond, or
-a call already recorded) or refuses it; a rejection, or an abandoned unknown outcome,
-becomes ``state.reject`` with the core's text.
+invoker, executor or editor asks the ledger again and runs the call (approve, edit),
+answers it (respond, or a call already recorded) or refuses it; a rejection, an abandoned
+unknown outcome, or a call that cannot run at all becomes ``state.reject`` with the core's
+text. A hosted MCP call runs on OpenAI's side, so it is approved only to run as reviewed
+(anything else is sent back as a rejection with the text the model should read).
 """
 
 from __future__ import annotations
@@ -15,14 +17,14 @@ from dataclasses import dataclass, field
 
 from agents import ToolApprovalItem
 
-from hitl_core.calls import Answer, Wait
+from hitl_core.calls import Answer, Run, Wait
 from hitl_core.requests import ApprovalRequest, RequestStatus
 from hitl_core.stores import CallStatus
 from hitl_core.stores.awaitable import AwaitableStore
 from hitl_openai_agents.calls import call_id_of, call_of
 from hitl_openai_agents.errors import CallNotPending
-from hitl_openai_agents.scope import RunScope
-from hitl_openai_agents.snapshot import AgentState
+from hitl_openai_agents.scope import ReleasedPatch, RunScope
+from hitl_openai_agents.snapshot import AgentState, item_kind
 
 __all__ = ["Applied", "check_decided_calls", "let_through"]
 
@@ -62,21 +64,30 @@ async def let_through(
         CallRefused: a call is not the one its request reviewed; nothing ran.
     """
     done = Applied()
+    scope.patches[:] = [p for p in scope.patches if p.seen < len(p.operations)]
+    context = state._context
+    assert context is not None, "a RunState always carries its context"
     for item in items:
-        call = call_of(item, scope)
+        kind = item_kind(item)
+        call = await call_of(item, scope, context)
+        scope.proposed[call.call_id] = call
         step = await scope.ledger.astep(call, scope.store)
-        if call.problem is not None:  # nothing can run: the SDK's invoker tells the model
-            state.approve(item)
+        if call.problem is not None and kind == "function_call":
+            state.approve(item)  # nothing can run: the SDK's invoker tells the model why
             done.released += 1
             continue
         if isinstance(step, Wait):
             done.waiting.append(step.request)
             continue
-        record = scope.ledger.records.get(call_id_of(item))
+        record = scope.ledger.records.get(call.call_id)
         settled_here = record is None or record.status is CallStatus.ABANDONED
-        if isinstance(step, Answer) and step.is_error and settled_here:
+        if kind == "mcp_approval_request" and not isinstance(step, Run):
+            state.reject(item, rejection_message=step.content)  # never run it remotely
+        elif isinstance(step, Answer) and step.is_error and settled_here:
             state.reject(item, rejection_message=step.content)
         else:  # approve, edit, respond, a recorded call: the gated tool applies it
+            if kind == "apply_patch_call":
+                scope.patches.append(ReleasedPatch(call, list(call.args["operations"])))
             state.approve(item)
         done.released += 1
     return done

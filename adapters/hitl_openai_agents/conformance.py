@@ -9,7 +9,9 @@ suite's one argument, ``task``. All of it runs on the real ``Runner``.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Sequence
+from datetime import timedelta
 from typing import Any, ClassVar
 
 from agents import (
@@ -24,11 +26,13 @@ from agents.agent_tool_input import StructuredToolInputBuilderOptions
 from pydantic import BaseModel
 
 from hitl_conformance import (
+    AUTHOR_GATED,
     Capability,
     DriverConfig,
     Journal,
     RunOutcome,
     ScriptedCall,
+    playable,
     recording_tools,
 )
 from hitl_core import Lease, open_store
@@ -77,6 +81,7 @@ class AgentsDriver:
             policy=config.scenario.build_policy(),
             store=self.store,
             run_config=RunConfig(tracing_disabled=True),
+            lease=timedelta(seconds=config.lease_seconds),
         )
 
     def start(self, run_id: str) -> RunOutcome:
@@ -92,12 +97,53 @@ class AgentsDriver:
     def resume_streamed(self, run_id: str) -> RunOutcome:
         return asyncio.run(_drained(self.runner.astream_resume(run_id)))
 
+    def rewrite_call(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str | None = None,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        """Change a pending call in the stored ``RunState`` JSON, everywhere it appears."""
+        record = self.store.load_run(run_id)
+        state = json.loads(record.state)
+        _rewrite(state, call_id, tool, args)
+        self.store.save_run(
+            record.model_copy(update={"state": json.dumps(state)}),
+            expected_version=record.version,
+        )
+
     def close(self) -> None:
         self.store.close()
 
 
+def _rewrite(value: Any, call_id: str, tool: str | None, args: dict[str, Any] | None) -> None:
+    """Rewrite every function call item with `call_id` inside a serialized state."""
+    if isinstance(value, list):
+        for item in value:
+            _rewrite(item, call_id, tool, args)
+        return
+    if not isinstance(value, dict):
+        return
+    raw = value.get("raw_item")
+    if isinstance(raw, dict) and raw.get("call_id") == call_id and tool and "tool_name" in value:
+        value["tool_name"] = tool
+    if value.get("type") == "function_call" and value.get("call_id") == call_id:
+        if tool:
+            value["name"] = tool
+        if args is not None:
+            value["arguments"] = json.dumps(args)
+    for item in value.values():
+        _rewrite(item, call_id, tool, args)
+
+
 def _tools(journal: Journal) -> list[Tool]:
-    return [function_tool(fn) for fn in recording_tools(journal)]
+    """The recording tools; the author-gated one with the SDK's own ``needs_approval``."""
+    return [
+        function_tool(fn, needs_approval=fn.__name__ == AUTHOR_GATED)
+        for fn in recording_tools(journal)
+    ]
 
 
 def _journaled(turns: Sequence[list[ScriptedCall] | str], journal: Journal) -> ScriptedModel:
@@ -108,8 +154,8 @@ def _journaled(turns: Sequence[list[ScriptedCall] | str], journal: Journal) -> S
             journal.saw(call_id, content)
 
     script: list[Turn] = [
-        turn if isinstance(turn, str) else [call(c.tool, c.args, id=c.id) for c in turn]
-        for turn in turns
+        step if not isinstance(step, list) else [call(c.tool, c.args, id=c.id) for c in step]
+        for step in map(playable, turns)
     ]
     return ScriptedModel(script, observe=observe)
 

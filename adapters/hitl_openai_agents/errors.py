@@ -12,6 +12,7 @@ exceptions never leave the adapter without being translated (the original is cha
     InvalidInput
     └── CallNotPending         a decision for a call id the stored state does not wait on
     AdapterError
+    ├── CannotGate             the policy may gate a tool or handoff the SDK cannot pause
     ├── TurnLimitReached       the model kept calling tools past ``max_turns``
     ├── AgentRunFailed         the SDK raised while running (model or tool failure)
     └── SyncCallInEventLoop    ``start``/``resume`` called where ``astart``/``aresume`` belong
@@ -27,6 +28,7 @@ __all__ = [
     "AgentGraphMismatch",
     "AgentRunFailed",
     "CallNotPending",
+    "CannotGate",
     "RunStateUnreadable",
     "SyncCallInEventLoop",
     "TurnLimitReached",
@@ -68,6 +70,28 @@ class CallNotPending(InvalidInput):
             run_id=run_id,
             call_id=call_id,
             pending=waiting,
+        )
+
+
+class CannotGate(AdapterError):
+    """The policy may require approval for a tool or handoff the Agents SDK runs unasked.
+
+    Raised when the runner is built (nothing is gated yet), so that no call the policy
+    names ever runs with nobody asked.
+    """
+
+    agent: str
+    tool: str
+    why: str
+
+    def __init__(self, agent: str, tool: str, why: str) -> None:
+        super().__init__(
+            f"The policy may require approval for {tool!r} on agent {agent!r}, but {why}, so "
+            f"such a call would run with nobody asked. Gate what it leads to instead, or "
+            f"exempt it explicitly with a never() rule for {tool!r}. Nothing was gated.",
+            agent=agent,
+            tool=tool,
+            why=why,
         )
 
 

@@ -1,17 +1,21 @@
-"""Move 1, the gate: the core ledger drives ``needs_approval`` and execution of every tool.
+"""Move 1, the gate: every tool the SDK can pause goes through the core ledger.
 
-`ApprovalGate.wrap(agent)` replaces each `FunctionTool` of the agent, of every agent it
-uses as a tool (``Agent.as_tool``) and of every `Agent` it hands off to, by a gated copy:
+`ApprovalGate.wrap(agent)` walks the agent graph (the agent, every agent it uses as a tool,
+every agent it hands off to, ``handoff(...)`` objects included) and replaces, in place,
+each tool by a gated copy:
 
-- ``needs_approval`` keeps the tool's own setting (a bool or a callable, as its author
-  wrote it) and adds the policy: the call pauses when either says so, never when only the
-  policy would let it through. A call already reviewed waits for its decision to be applied.
-  The copy's invoker is the adapter's own, not the SDK's decorator invoker, so the SDK
-  hands the predicate the raw arguments even when Pydantic would coerce them.
-- the invoker asks the run's `CallLedger` what to do: a recorded call is answered from its
-  record, a reviewed call runs exactly as reviewed (an edit with its arguments), a respond
-  returns the answer without running anything, and every call that runs is claimed in the
-  store first and recorded after.
+| Tool | Gated copy (module) |
+|---|---|
+| `FunctionTool`, ``Agent.as_tool`` | ``needs_approval`` and invoker (`function_tools`) |
+| local MCP server tools | the agent's ``get_mcp_tools`` gates what it lists (`mcp`) |
+| `ShellTool` (local), `ApplyPatchTool` | ``needs_approval``, executor / editor (`native`) |
+| `HostedMCPTool` | asks the API to request approval (`mcp`); the runner decides |
+
+Each keeps the tool's own approval setting and adds the policy: a call pauses when either
+says so, never when only the policy would let it through. Handoffs, hosted tools other than
+MCP, ``LocalShellTool`` and computer or custom tools have no approval step the adapter can
+use; a policy that may gate one of them is refused when the gate is built (`CannotGate`),
+so nothing it names ever runs unasked.
 
 The graph is changed in place, because ``Agent.as_tool`` runs the very agent instance it
 was built from: gating a copy would leave the sub-agent's tools ungated.
@@ -20,32 +24,28 @@ was built from: gating a copy would leave the sub-agent's tools ungated.
 from __future__ import annotations
 
 import dataclasses
-import inspect
-import json
-from collections.abc import Mapping
+from collections.abc import Collection
 from typing import Any
 
-from agents import Agent, FunctionTool, RunContextWrapper
-from agents.tool_context import ToolContext
+from agents import (
+    Agent,
+    ApplyPatchTool,
+    FunctionTool,
+    Handoff,
+    HostedMCPTool,
+    ShellTool,
+)
 
 from hitl_core.ask import ASK_HUMAN_DESCRIPTION, ASK_HUMAN_SCHEMA, ASK_HUMAN_TOOL
-from hitl_core.calls import Answer, Executed, GatedCall, Run, Wait
-from hitl_core.calls.verdicts import verdict_for
-from hitl_core.errors import CallRefused
 from hitl_core.policy import Policy
-from hitl_openai_agents.scope import RunScope, current_scope
+from hitl_core.predicates import Const
+from hitl_openai_agents.errors import CannotGate
+from hitl_openai_agents.function_tools import AskHumanInvoker, GatedInvoker, NeedsApproval
+from hitl_openai_agents.mcp import gate_hosted, gate_mcp_tools, hosted_names
+from hitl_openai_agents.native import gate_patch, gate_shell
+from hitl_openai_agents.snapshot import agents_of
 
-__all__ = [
-    "NO_ANSWER",
-    "ApprovalGate",
-    "arguments_of",
-    "author_needs_approval",
-    "json_object",
-    "schema_of",
-]
-
-NO_ANSWER = "Nobody has answered this question; it was asked outside a hitl-kit run."
-"""What ``ask_human`` returns when approved by hand instead of answered through the store."""
+__all__ = ["ApprovalGate", "ungatable_reason"]
 
 
 class ApprovalGate:
@@ -53,7 +53,7 @@ class ApprovalGate:
 
     Args:
         policy: decides, call by call, whether a human must look first (on top of each
-            tool's own ``needs_approval``).
+            tool's own approval setting).
         ask_human: also give every gated agent the ``ask_human`` tool (answered by respond).
     """
 
@@ -65,48 +65,79 @@ class ApprovalGate:
         """Gate `agent` and every agent it reaches through agent tools and handoffs, in place.
 
         Idempotent: tools this gate already wraps are left alone; tools another gate
-        wraps are re-gated from their original. Tools that are not `FunctionTool`s keep
-        their own approval settings and are gated by the runner when the SDK asks about
-        them; agents behind `handoff(...)` objects are not reached: gate those yourself.
+        wraps are re-gated from their original.
 
         Returns:
             `agent`, now gated.
+
+        Raises:
+            CannotGate: the policy may gate a tool or handoff the SDK has no approval step
+                for; nothing was changed.
         """
-        self._wrap(agent, set())
+        graph = list(agents_of(agent))
+        for each in graph:
+            self._check(each)
+        for each in graph:
+            self._wrap(each)
         return agent
 
-    def _wrap(self, agent: Agent[Any], seen: set[int]) -> None:
-        if id(agent) in seen:
-            return
-        seen.add(id(agent))
-        tools: list[Any] = []
+    def may_gate(self, names: Collection[str] | None) -> bool:
+        """Whether the policy may require approval for a call to one of `names` (None: to
+        a tool whose name is not known in advance)."""
+        if names is not None:
+            return any(not _is_never(self.policy.rule_for(name).when) for name in names)
+        rules = [self.policy.default, *self.policy.rules.values()]
+        return any(not _is_never(rule.when) for rule in rules)
+
+    def _check(self, agent: Agent[Any]) -> None:
         for tool in agent.tools:
-            if isinstance(tool, FunctionTool):
-                tool = self.gated(tool)
-                sub_agent = tool._agent_instance if tool._is_agent_tool else None
-                if isinstance(sub_agent, Agent):
-                    self._wrap(sub_agent, seen)
-            tools.append(tool)
+            why = ungatable_reason(tool)
+            name = str(getattr(tool, "name", type(tool).__name__))
+            if why is not None and self.may_gate([name]):
+                raise CannotGate(agent.name, name, why)
+        for target in agent.handoffs:
+            name = target.tool_name if isinstance(target, Handoff) else _handoff_name(target)
+            if self.may_gate([name]):
+                raise CannotGate(
+                    agent.name,
+                    name,
+                    "the Agents SDK hands off as soon as the model asks, with no approval step",
+                )
+
+    def _wrap(self, agent: Agent[Any]) -> None:
+        tools: list[Any] = [self._gated_tool(tool) for tool in agent.tools]
         if self.ask_human and not any(getattr(t, "name", None) == ASK_HUMAN_TOOL for t in tools):
             tools.append(self.ask_human_tool())
         agent.tools = tools
-        for target in agent.handoffs:
-            if isinstance(target, Agent):
-                self._wrap(target, seen)
+        gate_mcp_tools(self, agent)
+
+    def _gated_tool(self, tool: Any) -> Any:
+        if isinstance(tool, FunctionTool):
+            return self.gated(tool)
+        if isinstance(tool, ShellTool) and _is_local(tool):
+            return gate_shell(self, tool)
+        if isinstance(tool, ApplyPatchTool):
+            return gate_patch(self, tool)
+        if isinstance(tool, HostedMCPTool):
+            asks = tool.tool_config.get("require_approval") == "always"
+            return gate_hosted(
+                self, tool, ask_always=not asks and self.may_gate(hosted_names(tool))
+            )
+        return tool
 
     def gated(self, tool: FunctionTool) -> FunctionTool:
         """A copy of `tool` whose approval and execution go through this gate."""
         invoker, needs = tool.on_invoke_tool, tool.needs_approval
-        if isinstance(invoker, _GatedInvoker | _AskHumanInvoker):
+        if isinstance(invoker, GatedInvoker | AskHumanInvoker):
             if invoker.gate is self:
                 return tool
-            if isinstance(invoker, _AskHumanInvoker):
+            if isinstance(invoker, AskHumanInvoker):
                 return self.ask_human_tool()
             invoker, needs = invoker.original, invoker.author_needs
         return dataclasses.replace(
             tool,
-            on_invoke_tool=_GatedInvoker(self, tool, invoker, needs),
-            needs_approval=_NeedsApproval(self, tool, needs),
+            on_invoke_tool=GatedInvoker(self, tool, invoker, needs),
+            needs_approval=NeedsApproval(self, tool, needs),
         )
 
     def ask_human_tool(self) -> FunctionTool:
@@ -115,144 +146,40 @@ class ApprovalGate:
             name=ASK_HUMAN_TOOL,
             description=ASK_HUMAN_DESCRIPTION,
             params_json_schema=dict(ASK_HUMAN_SCHEMA),
-            on_invoke_tool=_AskHumanInvoker(self),
+            on_invoke_tool=AskHumanInvoker(self),
             needs_approval=True,
         )
 
 
-async def author_needs_approval(
-    setting: Any, ctx: RunContextWrapper[Any], params: Any, call_id: str
-) -> bool:
-    """A tool's own ``needs_approval`` (a bool, or a callable that may be async), evaluated
-    the way the SDK evaluates it."""
-    if isinstance(setting, bool):
-        return setting
-    if callable(setting):
-        result = setting(ctx, params, call_id)
-        if inspect.isawaitable(result):
-            result = await result
-        return bool(result)
-    return True  # an unreadable setting fails closed
-
-
-def _author_reason(tool: str, required: bool) -> str | None:
-    return f"the tool {tool} requires approval (its own needs_approval)" if required else None
-
-
-class _NeedsApproval:
-    """A tool's ``needs_approval``: its author's setting, plus the run's ledger."""
-
-    def __init__(self, gate: ApprovalGate, tool: FunctionTool, author: Any) -> None:
-        self.gate = gate
-        self.tool = tool.name
-        self.schema = dict(tool.params_json_schema)
-        self.composite = tool._is_agent_tool
-        self.author = author
-
-    async def __call__(
-        self, ctx: RunContextWrapper[Any], params: dict[str, Any], call_id: str
-    ) -> bool:
-        author = await author_needs_approval(self.author, ctx, params, call_id)
-        reason = _author_reason(self.tool, author)
-        scope = current_scope()
-        call = GatedCall(
-            tool=self.tool,
-            args=dict(params),
-            call_id=call_id,
-            schema=self.schema,
-            required_by=reason,
-            composite=self.composite,
-        )
-        if scope is None:  # outside a runner: the author's setting and the policy
-            context = ctx.context if isinstance(ctx.context, Mapping) else {}
-            return verdict_for(self.gate.policy, call, dict(context), ask_human=False).required
-        scope.author_flags[call_id] = reason
-        return await scope.needs_human(call)
-
-
-class _GatedInvoker:
-    """A tool's ``on_invoke_tool``: at most once, exactly as reviewed, through the ledger."""
-
-    def __init__(self, gate: ApprovalGate, tool: FunctionTool, original: Any, author: Any) -> None:
-        self.gate = gate
-        self.tool = tool.name
-        self.schema = dict(tool.params_json_schema)
-        self.original = original
-        """The SDK's invoker: validates the JSON arguments and calls the function."""
-        self.author_needs = author
-        """The tool's own ``needs_approval``, kept for a later gate to re-gate from."""
-        self.is_agent = tool._is_agent_tool
-
-    async def __call__(self, ctx: ToolContext[Any], input: str) -> Any:
-        scope = current_scope()
-        if scope is None:  # run outside an ApprovalRunner: the SDK's approval is all there is
-            return await self.original(ctx, input)
-        args = json_object(input)
-        if args is None:  # the SDK refuses it without running anything: nothing to record
-            return await self.original(ctx, input)
-        call = GatedCall(
-            tool=self.tool,
-            args=args,
-            call_id=ctx.tool_call_id,
-            schema=self.schema,
-            required_by=scope.author_flags.get(ctx.tool_call_id),
-            composite=self.is_agent,
-        )
-        step = await scope.ledger.astep(call, scope.store)
-        if isinstance(step, Answer):  # a respond, or a call the ledger has recorded
-            return step.content
-        if isinstance(step, Wait):  # the SDK runs a call nobody has decided: refuse it
-            raise CallRefused(
-                scope.run_id, call.call_id, step.request.id, "it runs, but nobody decided it"
-            )
-        return await self._run(ctx, scope, step, input)
-
-    async def _run(self, ctx: ToolContext[Any], scope: RunScope, step: Run, input: str) -> Any:
-        async def invoke(args: dict[str, Any]) -> Executed:
-            text = input if args == json_object(input) else json.dumps(args)
-            output = await self.original(ctx, text)
-            if self.is_agent and output is None:  # the sub-agent paused on a human
-                return Executed("", suspended=True)
-            return Executed(output if isinstance(output, str) else json.dumps(output, default=str))
-
-        ran = await scope.ledger.arun(step, invoke, scope.store)
-        return None if ran.suspended else ran.content
-
-
-class _AskHumanInvoker:
-    """``ask_human``'s ``on_invoke_tool``: returns the human's answer; nothing else runs."""
-
-    def __init__(self, gate: ApprovalGate) -> None:
-        self.gate = gate
-
-    async def __call__(self, ctx: ToolContext[Any], input: str) -> str:
-        scope = current_scope()
-        if scope is None:
-            return NO_ANSWER
-        call = GatedCall(
-            tool=ASK_HUMAN_TOOL, args=json_object(input) or {}, call_id=ctx.tool_call_id
-        )
-        step = await scope.ledger.astep(call, scope.store)
-        return step.content if isinstance(step, Answer) else NO_ANSWER
-
-
-def json_object(text: str | None) -> dict[str, Any] | None:
-    """A call's arguments as a dict, or None when they are not a JSON object."""
-    try:
-        parsed = json.loads(text or "{}")
-    except ValueError:
+def ungatable_reason(tool: Any) -> str | None:
+    """Why the SDK gives the adapter no way to pause before `tool` runs (None: it does)."""
+    if isinstance(tool, FunctionTool | ApplyPatchTool | HostedMCPTool):
         return None
-    return parsed if isinstance(parsed, dict) else None
+    if isinstance(tool, ShellTool):
+        if _is_local(tool):
+            return None
+        return "a hosted shell runs in OpenAI's container and the SDK allows it no approval"
+    kind = type(tool).__name__
+    if kind in _NO_APPROVAL:
+        return _NO_APPROVAL[kind]
+    return f"a {kind} runs on OpenAI's servers and the SDK has no approval step for it"
 
 
-def arguments_of(text: str | None) -> dict[str, Any]:
-    """A call's arguments as a dict; ``{}`` when they are not a JSON object."""
-    return json_object(text) or {}
+_NO_APPROVAL = {
+    "LocalShellTool": "a LocalShellTool has no approval setting in the Agents SDK (use ShellTool)",
+    "ComputerTool": "computer actions have no approval step in the Agents SDK",
+    "CustomTool": "hitl-kit does not gate custom (free-text) tools yet",
+}
 
 
-def schema_of(agent: Agent[Any], tool: str) -> dict[str, Any] | None:
-    """The JSON Schema of `agent`'s tool `tool`, against which edits are validated."""
-    for candidate in agent.tools:
-        if isinstance(candidate, FunctionTool) and candidate.name == tool:
-            return dict(candidate.params_json_schema)
-    return None
+def _is_local(tool: ShellTool) -> bool:
+    environment = tool.environment or {"type": "local"}
+    return environment.get("type") == "local"
+
+
+def _handoff_name(agent: Any) -> str:
+    return Handoff.default_tool_name(agent)
+
+
+def _is_never(predicate: Any) -> bool:
+    return isinstance(predicate, Const) and predicate.value is False

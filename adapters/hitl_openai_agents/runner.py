@@ -1,18 +1,18 @@
 """`ApprovalRunner`: an Agents SDK agent whose consequential calls wait for a human.
 
-The four moves, each in a named place: the gate is `ApprovalGate` (``needs_approval`` and
-the invoker of every function tool, in `gate`); suspend + persist is `_finish` (the SDK's
-``RunState`` saved with one `ApprovalRequest` per ``ToolApprovalItem`` in one store
+The four moves, each in a named place: the gate is `ApprovalGate` (the approval setting and
+the execution of every tool the SDK can pause, in `gate`); suspend + persist is `_finish`
+(the SDK's ``RunState`` saved with one `ApprovalRequest` per ``ToolApprovalItem`` in one store
 transaction); decide is the store's (or `ApprovalRunner.decide`, which checks the call id
 against the stored state); resume is `ApprovalRunner.aresume` (reload the stored state,
-`apply.apply_decisions`, ``Runner.run`` on). Every start and resume is a core
+`apply.let_through`, ``Runner.run`` on). Every start and resume is a core
 `AsyncRunPass`, holding the run's lease; every call goes through its `CallLedger`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 from uuid import uuid4
@@ -68,8 +68,8 @@ class ApprovalRunner:
     Args:
         agent: the root agent. Its graph (agents used as tools, handed-off-to agents) is
             gated in place by `ApprovalGate.wrap`.
-        policy: decides which calls need a human, on top of each tool's own
-            ``needs_approval``.
+        policy: decides which calls need a human, on top of each tool's own approval
+            setting (it may add a gate, never remove one).
         store: a sync `ApprovalStore`, an `AsyncPostgresStore`, or a store URL.
         ask_human: give every agent the ``ask_human`` tool, answered by a respond.
         run_config: passed to every ``Runner.run``. Unless it sets ``tool_execution``, the
@@ -77,6 +77,10 @@ class ApprovalRunner:
             audit trail have one order whatever the process.
         max_turns: model turns allowed per pass.
         lease: how long a pass holds the run between renewals.
+
+    Raises:
+        CannotGate: the policy may gate a tool or handoff the SDK runs with no approval
+            step (a handoff, a hosted tool other than MCP...); nothing was gated.
     """
 
     def __init__(
@@ -184,12 +188,14 @@ class ApprovalRunner:
 
     # -- deciding by call id ----------------------------------------------------------
 
-    async def adecide(self, run_id: str, call_id: str, decision: DecisionInput) -> ApprovalRequest:
+    async def adecide(
+        self, run_id: str, call_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest:
         """Record `decision` on the request for call `call_id` of the paused run.
 
         The call id is checked against the stored state (never against state a client
         sends); the decision itself is checked by the store (`store.decide`), who may
-        decide included.
+        decide included: `roles` are the decider's (its `by`), as authenticated.
 
         Raises:
             CallNotPending: the stored run does not wait on `call_id`.
@@ -205,11 +211,13 @@ class ApprovalRunner:
             pending = [call_id_of(item) for item in items]
         if call_id not in pending:
             raise CallNotPending(run_id, call_id, pending)
-        return await self._store.adecide(request_id(run_id, call_id), decision)
+        return await self._store.adecide(request_id(run_id, call_id), decision, roles=roles)
 
-    def decide(self, run_id: str, call_id: str, decision: DecisionInput) -> ApprovalRequest:
+    def decide(
+        self, run_id: str, call_id: str, decision: DecisionInput, *, roles: Sequence[str] = ()
+    ) -> ApprovalRequest:
         """Blocking twin of `adecide`."""
-        return _blocking("decide", self.adecide(run_id, call_id, decision))
+        return _blocking("decide", self.adecide(run_id, call_id, decision, roles=roles))
 
     # -- the moves --------------------------------------------------------------------
 
@@ -230,15 +238,16 @@ class ApprovalRunner:
     ) -> AsyncIterator[AgentsEvent]:
         """A new run: claim its id, then run it to its first stop."""
         run_id = run_id or f"run_{uuid4().hex}"
+        state: AgentState = RunState(
+            context=RunContextWrapper(context=context),
+            original_input=input,
+            starting_agent=self.agent,
+            max_turns=self.max_turns,
+        )
         async with self._pass(run_id) as run:
-            # Until its first pause the run has nothing to resume from: the claim holds no state.
-            await run.acreate("", dict(context or {}))
-            state: AgentState = RunState(
-                context=RunContextWrapper(context=context),
-                original_input=input,
-                starting_agent=self.agent,
-                max_turns=self.max_turns,
-            )
+            # The opening state is saved too: a run that fails before its first pause is
+            # retried from it (the calls that ran are answered from the ledger).
+            await run.acreate(write_state(state), dict(context or {}))
             ledger = await run.acalls(dict(context or {}))
             scope = RunScope(run_id=run_id, store=self._store, ledger=ledger)
             async for event in self._pass_events(run, scope, state, streamed):
@@ -251,13 +260,11 @@ class ApprovalRunner:
         async with self._pass(run_id, lease=lease, wait=wait) as run:
             record = await run.aload()
             state, waits_on = await read_state(self.agent, run_id, record.state)
-            if not waits_on:
-                raise InvalidRunState(run_id, "it is marked paused but waits on no call")
             await check_decided_calls(self._store, run_id, waits_on)
             ledger = await run.acalls(_context_of(state))
             scope = RunScope(run_id=run_id, store=self._store, ledger=ledger)
             done = await let_through(scope, state, waits_on)
-            if not done.released:  # nobody has decided yet: nothing to run
+            if waits_on and not done.released:  # nobody has decided yet: nothing to run
                 if ledger.applied or ledger.new_requests:
                     await run.asave(RunStatus.PAUSED, record.state)
                 yield Paused(run_id=run_id, requests=done.waiting)
@@ -290,9 +297,11 @@ class ApprovalRunner:
         try:
             if not streamed:
                 with active_scope(scope):
-                    yield await Runner.run(
+                    result = await Runner.run(
                         self.agent, state, run_config=self.run_config, max_turns=self.max_turns
                     )
+                _raise_swallowed(scope)
+                yield result
                 return
             streaming = call_in_scope(
                 scope,
@@ -302,6 +311,7 @@ class ApprovalRunner:
             )
             async for event in streaming.stream_events():
                 yield event
+            _raise_swallowed(scope)
             yield streaming
         except MaxTurnsExceeded:
             raise TurnLimitReached(scope.run_id, self.max_turns) from None
@@ -337,6 +347,15 @@ async def _outcome(events: AsyncIterator[AgentsEvent]) -> Outcome:
         last = event
     assert isinstance(last, Paused | Completed)
     return last
+
+
+def _raise_swallowed(scope: RunScope) -> None:
+    """Raise the first hitl-kit error a shell or patch tool raised in the last ``Runner.run``
+    (the SDK shows those to the model as the tool's output and runs on)."""
+    if scope.raised:
+        error = scope.raised[0]
+        scope.raised.clear()
+        raise error
 
 
 def _hitl_cause(error: BaseException) -> HITLError | None:

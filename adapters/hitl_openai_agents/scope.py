@@ -13,20 +13,43 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from hitl_core.calls import CallLedger, GatedCall
-from hitl_core.errors import UnknownRequest
+from hitl_core.errors import HITLError, UnknownRequest
 from hitl_core.identity import request_id
 from hitl_core.stores import CallStatus
 from hitl_core.stores.awaitable import AwaitableStore
 
-__all__ = ["ADAPTER", "RunScope", "active_scope", "call_in_scope", "current_scope"]
+__all__ = [
+    "ADAPTER",
+    "ReleasedPatch",
+    "RunScope",
+    "active_scope",
+    "call_in_scope",
+    "current_scope",
+]
 
 ADAPTER = "hitl_openai_agents"
 """The adapter name on this adapter's runs, requests and ledger lines."""
 
 T = TypeVar("T")
+
+
+@dataclass
+class ReleasedPatch:
+    """An ``apply_patch`` call let through to the SDK, waiting for its editor calls.
+
+    The SDK hands the editor one operation at a time and never the call id, so the gated
+    editor recognises a call by its operations, in order (`RunScope.take_patch`).
+    """
+
+    call: GatedCall
+    """The call as it was reviewed (``{"operations": [...]}``)."""
+    operations: list[dict[str, Any]]
+    """The operations the model proposed, which the SDK will hand the editor one by one."""
+    seen: int = 0
+    """How many of them the editor has been handed so far."""
 
 
 @dataclass
@@ -37,9 +60,14 @@ class RunScope:
     """The root run's id: every request and ledger line of the pass is filed under it."""
     store: AwaitableStore
     ledger: CallLedger
-    author_flags: dict[str, str | None] = field(default_factory=dict)
-    """Call id -> why the tool's own ``needs_approval`` asked for a human (None: it did
-    not), as evaluated when the SDK asked in this pass."""
+    proposed: dict[str, GatedCall] = field(default_factory=dict)
+    """Call id -> the call as the gate saw it in this pass, with why the tool's own
+    setting asks for a human (``required_by``; None: it does not)."""
+    patches: list[ReleasedPatch] = field(default_factory=list)
+    """``apply_patch`` calls let through in this pass, in call order."""
+    raised: list[HITLError] = field(default_factory=list)
+    """hitl-kit errors raised inside shell and patch tools, whose failures the SDK turns
+    into text for the model: the runner raises the first once ``Runner.run`` returns."""
 
     async def needs_human(self, call: GatedCall) -> bool:
         """Whether the SDK must stop before `call` (the ledger's verdict, reviews included).
@@ -58,6 +86,16 @@ class RunScope:
         except UnknownRequest:
             return self.ledger.verdict(call).required
         return True
+
+    def take_patch(self, tool: str, operation: dict[str, Any]) -> tuple[ReleasedPatch, int] | None:
+        """The released ``apply_patch`` call the editor's `operation` belongs to, and its
+        position in that call; None when no released call proposed it (nothing may run)."""
+        for patch in self.patches:
+            ops = patch.operations
+            if patch.call.tool == tool and patch.seen < len(ops) and ops[patch.seen] == operation:
+                patch.seen += 1
+                return patch, patch.seen - 1
+        return None
 
 
 _SCOPE: ContextVar[RunScope | None] = ContextVar("hitl_run_scope", default=None)

@@ -1,9 +1,11 @@
 """A deterministic SDK `Model` that plays a script: for tests, demos and conformance.
 
 It keeps no state of its own: the turn it plays is the number of model turns already in
-its input (a run of consecutive function calls, or an assistant message, is one turn). A
-run paused in one process and resumed in another continues the script where it stopped,
-and a sub-agent's model counts only its own conversation.
+its input (a run of consecutive items the model produced — function, shell, apply_patch
+and hosted MCP calls, assistant messages — is one turn). A run paused in one process and
+resumed in another continues the script where it stopped, and a sub-agent's model counts
+only its own conversation. A turn may hold any of the SDK's output items; `call`,
+`shell_call`, `patch_call`, `mcp_approval_request` and `mcp_call` build the usual ones.
 """
 
 from __future__ import annotations
@@ -26,19 +28,51 @@ from agents import (
 from agents.items import TResponseStreamEvent
 from openai.types.responses import (
     Response,
+    ResponseApplyPatchToolCall,
     ResponseCompletedEvent,
+    ResponseFunctionShellToolCall,
     ResponseFunctionToolCall,
     ResponseOutputItem,
     ResponseOutputMessage,
     ResponseOutputText,
 )
+from openai.types.responses.response_function_shell_tool_call import Action
+from openai.types.responses.response_output_item import McpApprovalRequest, McpCall
 from openai.types.responses.response_prompt_param import ResponsePromptParam
+from pydantic import BaseModel
 
-__all__ = ["ScriptExhausted", "ScriptedModel", "call", "tool_outputs"]
+__all__ = [
+    "ScriptExhausted",
+    "ScriptedModel",
+    "call",
+    "mcp_approval_request",
+    "mcp_call",
+    "patch_call",
+    "shell_call",
+    "tool_outputs",
+]
 
 Reply = Callable[[list[TResponseInputItem]], str]
 """A final answer computed from the conversation so far (to quote a tool's result)."""
-Turn = str | ResponseFunctionToolCall | Sequence[ResponseFunctionToolCall] | Reply
+Item = ResponseOutputItem
+"""One output item of a model turn (a function, shell, patch or hosted MCP call...)."""
+Turn = str | Item | Sequence[Item] | Reply
+
+MODEL_ITEMS = frozenset(
+    {
+        "function_call",
+        "shell_call",
+        "apply_patch_call",
+        "local_shell_call",
+        "computer_call",
+        "custom_tool_call",
+        "mcp_approval_request",
+        "mcp_call",
+        "mcp_list_tools",
+        "reasoning",
+    }
+)
+"""Input item types the model produced (with assistant messages): what counts as a turn."""
 
 
 class ScriptExhausted(RuntimeError):
@@ -58,17 +92,94 @@ def call(
     )
 
 
+def shell_call(
+    commands: Sequence[str],
+    *,
+    id: str = "",
+    timeout_ms: int | None = None,
+    max_output_length: int | None = None,
+) -> ResponseFunctionShellToolCall:
+    """A scripted `ShellTool` call running `commands`."""
+    return ResponseFunctionShellToolCall(
+        id=f"sh_{id}",
+        call_id=id,
+        type="shell_call",
+        status="completed",
+        action=Action(
+            commands=list(commands), timeout_ms=timeout_ms, max_output_length=max_output_length
+        ),
+    )
+
+
+def patch_call(operation: dict[str, Any], *, id: str = "") -> ResponseApplyPatchToolCall:
+    """A scripted `ApplyPatchTool` call: one ``{"type", "path", "diff"}`` operation."""
+    return ResponseApplyPatchToolCall.model_validate(
+        {
+            "id": f"ap_{id}",
+            "call_id": id,
+            "type": "apply_patch_call",
+            "status": "completed",
+            "operation": operation,
+        }
+    )
+
+
+def mcp_approval_request(
+    server_label: str, name: str, args: dict[str, Any] | None = None, *, id: str
+) -> McpApprovalRequest:
+    """A hosted MCP server asking to run its tool `name` (what the API emits when the
+    tool's ``require_approval`` says so)."""
+    return McpApprovalRequest(
+        id=id,
+        type="mcp_approval_request",
+        server_label=server_label,
+        name=name,
+        arguments=json.dumps(args or {}),
+    )
+
+
+def mcp_call(
+    server_label: str,
+    name: str,
+    args: dict[str, Any] | None = None,
+    *,
+    id: str,
+    output: str,
+    approval_request_id: str | None = None,
+) -> McpCall:
+    """A hosted MCP call the API ran, with its `output` (after an approval, if it asked)."""
+    return McpCall(
+        id=id,
+        type="mcp_call",
+        server_label=server_label,
+        name=name,
+        arguments=json.dumps(args or {}),
+        output=output,
+        approval_request_id=approval_request_id,
+    )
+
+
 def tool_outputs(input: str | list[TResponseInputItem]) -> dict[str, str]:
-    """The tool results the model is shown in `input`, by call id."""
+    """The tool results the model is shown in `input`, by call id (function, shell and
+    apply_patch results; a shell result's output streams joined, stdout first)."""
     if isinstance(input, str):
         return {}
     shown: dict[str, str] = {}
     for item in input:
         data: Any = item
-        if data.get("type") == "function_call_output":
-            output = data.get("output")
+        kind, output = data.get("type"), data.get("output")
+        if kind in ("function_call_output", "apply_patch_call_output"):
             shown[str(data.get("call_id"))] = output if isinstance(output, str) else str(output)
+        elif kind == "shell_call_output":
+            shown[str(data.get("call_id"))] = _shell_output_text(output)
     return shown
+
+
+def _shell_output_text(output: Any) -> str:
+    if not isinstance(output, list):
+        return str(output)
+    streams = [e.get(k) for e in output if isinstance(e, dict) for k in ("stdout", "stderr")]
+    return "\n".join(s for s in streams if isinstance(s, str) and s)
 
 
 class ScriptedModel(Model):
@@ -108,13 +219,13 @@ class ScriptedModel(Model):
         step = self.turns[turn]
         if isinstance(step, str):
             return [_message(step)]
-        if isinstance(step, ResponseFunctionToolCall):
+        if isinstance(step, BaseModel):
             step = [step]
         if callable(step):
             return [_message(step(items))]  # type: ignore[arg-type]
         return [
             c
-            if c.call_id
+            if not isinstance(c, ResponseFunctionToolCall) or c.call_id
             else c.model_copy(update={"call_id": f"call_{turn}_{i}", "id": f"fc_{turn}_{i}"})
             for i, c in enumerate(step)
         ]
@@ -167,15 +278,16 @@ class ScriptedModel(Model):
 
 
 def _turns_in(items: list[Any]) -> int:
-    """Model turns in a conversation: runs of function calls, and assistant messages."""
-    turns, previous = 0, None
+    """Model turns in a conversation: runs of consecutive items the model produced."""
+    turns, previous = 0, False
     for item in items:
         kind = item.get("type")
-        if (kind == "function_call" and previous != "function_call") or (
-            kind == "message" and item.get("role") == "assistant"
-        ):
+        produced = kind in MODEL_ITEMS or (
+            kind in ("message", None) and item.get("role") == "assistant"
+        )
+        if produced and not previous:
             turns += 1
-        previous = kind
+        previous = produced
     return turns
 
 

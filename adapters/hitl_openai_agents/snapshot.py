@@ -15,11 +15,20 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from agents import Agent, FunctionTool, RunState, ToolApprovalItem
+from agents import (
+    Agent,
+    ApplyPatchTool,
+    FunctionTool,
+    Handoff,
+    RunState,
+    ShellTool,
+    ToolApprovalItem,
+)
 
 from hitl_openai_agents.errors import AgentGraphMismatch, RunStateUnreadable
+from hitl_openai_agents.mcp import hosted_tool
 
-__all__ = ["AgentState", "agents_of", "read_state", "write_state"]
+__all__ = ["AgentState", "agents_of", "item_kind", "read_state", "write_state"]
 
 AgentState = RunState[Any, Agent[Any]]
 
@@ -57,25 +66,43 @@ async def read_state(
         problem = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise RunStateUnreadable(run_id, f"the Agents SDK refused it: {problem}") from error
     items = state.get_interruptions()
-    missing_tools = [
-        f"tool {item.tool_name!r} on agent {item.agent.name!r}"
-        for item in items
-        if not _has_tool(item.agent, item.tool_name or "")
-    ]
+    missing_tools = [gap for item in items if (gap := _missing_tool(item)) is not None]
     if missing_tools:
         raise AgentGraphMismatch(run_id, missing_tools)
     return state, items
 
 
-def _has_tool(agent: Agent[Any], name: str) -> bool:
-    """Whether `agent` offers a tool named `name` (of any kind: function, shell, MCP...)."""
-    return any(getattr(tool, "name", None) == name for tool in agent.tools) or bool(
-        agent.mcp_servers
-    )
+def item_kind(item: ToolApprovalItem) -> str:
+    """The kind of call an interruption holds: ``function_call``, ``shell_call``,
+    ``apply_patch_call``, ``mcp_approval_request`` (a hosted MCP server's), ..."""
+    raw = item.raw_item
+    kind = raw.get("type") if isinstance(raw, dict) else getattr(raw, "type", None)
+    return str(kind or "")
+
+
+def _missing_tool(item: ToolApprovalItem) -> str | None:
+    """What `item`'s agent lacks to run the call it waits on (None: nothing)."""
+    agent, name, kind = item.agent, item.tool_name or "", item_kind(item)
+    if kind == "shell_call":
+        found = any(isinstance(tool, ShellTool) for tool in agent.tools)
+    elif kind == "apply_patch_call":
+        found = any(isinstance(tool, ApplyPatchTool) for tool in agent.tools)
+    elif kind == "mcp_approval_request":
+        raw: Any = item.raw_item
+        label = raw.get("server_label") if isinstance(raw, dict) else raw.server_label
+        if hosted_tool(agent, str(label)) is None:
+            return f"hosted MCP server {label!r} on agent {agent.name!r}"
+        return None
+    else:  # a function tool, an agent tool, or a tool a local MCP server lists
+        found = any(getattr(t, "name", None) == name for t in agent.tools) or bool(
+            agent.mcp_servers
+        )
+    return None if found else f"tool {name!r} on agent {agent.name!r}"
 
 
 def agents_of(root: Agent[Any]) -> Iterator[Agent[Any]]:
-    """Every agent of the graph: `root`, agents used as tools, and handed-off-to agents."""
+    """Every agent of the graph: `root`, agents used as tools, and handed-off-to agents
+    (behind ``handoff(...)`` objects too)."""
     seen: set[int] = set()
     stack = [root]
     while stack:
@@ -87,7 +114,13 @@ def agents_of(root: Agent[Any]) -> Iterator[Agent[Any]]:
         for tool in agent.tools:
             if isinstance(tool, FunctionTool) and isinstance(tool._agent_instance, Agent):
                 stack.append(tool._agent_instance)
-        stack.extend(h for h in agent.handoffs if isinstance(h, Agent))
+        for entry in agent.handoffs:
+            target: Any = entry
+            if isinstance(entry, Handoff):  # handoff(agent) keeps a weak reference to it
+                ref = entry._agent_ref
+                target = ref() if ref is not None else None
+            if isinstance(target, Agent):
+                stack.append(target)
 
 
 def _names_in(data: Any) -> set[str]:
