@@ -10,26 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
 from langchain.agents import create_agent
-from langchain_core.messages import BaseMessage, HumanMessage, ToolMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import ChatResult
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool, StructuredTool
 
 from hitl_conformance import (
+    AUTHOR_GATED,
     Capability,
     DriverConfig,
     Journal,
     RunOutcome,
     ScriptedCall,
+    playable,
     recording_tools,
 )
 from hitl_core import Lease, open_store
 from hitl_core.policy import Policy
 from hitl_core.stores import ApprovalStore
 from hitl_langgraph.checkpointers import open_checkpointer
+from hitl_langgraph.gate import REQUIRES_APPROVAL_KEY
 from hitl_langgraph.middleware import HumanApprovalMiddleware
 from hitl_langgraph.outcomes import Chunk, Completed, Outcome, Paused, StreamItem
 from hitl_langgraph.runner import ApprovalRunner
@@ -47,8 +52,10 @@ class _JournaledModel(ScriptedChatModel):
     def __init__(self, turns: Sequence[list[ScriptedCall] | str], journal: Journal) -> None:
         super().__init__(
             [
-                turn if isinstance(turn, str) else [call(c.tool, c.args, id=c.id) for c in turn]
-                for turn in turns
+                step
+                if not isinstance(step, list)
+                else [call(c.tool, c.args, id=c.id) for c in step]
+                for step in map(playable, turns)
             ],
             journal=journal,
         )
@@ -64,6 +71,12 @@ class _JournaledModel(ScriptedChatModel):
             if isinstance(m, ToolMessage):
                 self.journal.saw(m.tool_call_id, str(m.content))
         return super()._generate(messages, stop, run_manager, **kwargs)
+
+
+def _step(turn: list[ScriptedCall] | str) -> Any:
+    """A scenario turn as `ScriptedChatModel` plays it."""
+    step = playable(turn)
+    return [call(c.tool, c.args, id=c.id) for c in step] if isinstance(step, list) else step
 
 
 def checkpointer_url(store_url: str) -> str:
@@ -89,7 +102,12 @@ class LangGraphDriver:
         saver = self._stack.enter_context(open_checkpointer(checkpointer_url(config.store_url)))
         journal = Journal(config.journal)
         policy = config.scenario.build_policy()
-        tools: list[BaseTool] = [StructuredTool.from_function(f) for f in recording_tools(journal)]
+        tools: list[BaseTool] = [
+            StructuredTool.from_function(
+                f, metadata={REQUIRES_APPROVAL_KEY: True} if f.__name__ == AUTHOR_GATED else None
+            )
+            for f in recording_tools(journal)
+        ]
         agents = [
             agent_tool(
                 create_agent(
@@ -109,7 +127,9 @@ class LangGraphDriver:
             middleware=[self._middleware(policy)],
             checkpointer=saver,
         )
-        self.runner = ApprovalRunner(agent, store=self.store)
+        self.runner = ApprovalRunner(
+            agent, store=self.store, lease=timedelta(seconds=config.lease_seconds)
+        )
 
     def _middleware(self, policy: Policy) -> HumanApprovalMiddleware:
         return HumanApprovalMiddleware(policy, self.store)
@@ -128,6 +148,33 @@ class LangGraphDriver:
 
     def resume_streamed(self, run_id: str) -> RunOutcome:
         return _drained(self.runner.stream_resume(run_id))
+
+    def rewrite_call(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str | None = None,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        """Change a pending call through ``graph.update_state``, as the model's own turn.
+
+        The updated model message keeps its id (so it replaces the old one) and the call
+        keeps its id; LangGraph schedules the tool task again with the rewritten call.
+        """
+        config: RunnableConfig = {"configurable": {"thread_id": run_id}}
+        graph = self.runner.graph
+        messages = graph.get_state(config).values["messages"]
+        turn = next(m for m in reversed(messages) if isinstance(m, AIMessage) and m.tool_calls)
+        calls = [
+            {**c, "name": tool or c["name"], "args": c["args"] if args is None else args}
+            if c["id"] == call_id
+            else c
+            for c in turn.tool_calls
+        ]
+        graph.update_state(
+            config, {"messages": [turn.model_copy(update={"tool_calls": calls})]}, as_node="model"
+        )
 
     def close(self) -> None:
         self._stack.close()

@@ -76,13 +76,14 @@ def decision_of(value: Any, *, by: str | None = None) -> AnyDecision:
         value: a `Decision`, its JSON object, a LangChain decision, or a LangChain
             ``{"decisions": [decision]}`` response with exactly one decision.
         by: the authenticated reviewer, for LangChain payloads (which carry no identity);
-            it overrides any identity in them.
+            it overrides any identity in any value.
 
     Raises:
         UnknownDecisionKind / MalformedDecision: the value is not a decision.
     """
     if isinstance(value, Decision):
-        return Decision.parse(value)
+        decision = Decision.parse(value)
+        return decision.model_copy(update={"by": by}) if by is not None else decision
     if not isinstance(value, Mapping):
         raise MalformedDecision(
             [f"expected a decision object such as {{'type': 'approve'}}, got {value!r:.80}"]
@@ -136,8 +137,8 @@ class Reply(RootModel[Any]):
         try:
             decision = bind_decision(request, decision_of(self.root), clock.now())
             check_decider(request, Reviewer(id=decision.by), decision.kind)
-        except HITLError as error:
-            raise ValueError(error.message) from None
+        except HITLError as error:  # named, so a caller can tell SelfApproval from the rest
+            raise ValueError(f"{type(error).__name__}: {error.message}") from None
         self._decision = decision
         return self
 

@@ -128,6 +128,7 @@ def bind_all(
     decisions: Mapping[str, Any],
     *,
     by: str | None,
+    roles: Sequence[str] = (),
     now: datetime,
 ) -> list[tuple[str, AnyDecision]]:
     """Check every resume value before any is recorded: (request id, decision) pairs.
@@ -135,6 +136,7 @@ def bind_all(
     Args:
         decisions: interrupt id or request id -> a decision (see `decision_of`).
         by: the authenticated reviewer, for payloads that carry no identity.
+        roles: that reviewer's roles, as authenticated.
 
     Raises:
         UnknownInterrupt: a key names no pending interrupt or request.
@@ -149,6 +151,6 @@ def bind_all(
             raise UnknownInterrupt(thread_id, key, [w.interrupt_id for w in waiting])
         request = stored[match.request.id]
         decision = bind_decision(request, decision_of(value, by=by), now)
-        check_decider(request, Reviewer(id=decision.by), decision.kind)
+        check_decider(request, Reviewer(id=decision.by, roles=tuple(roles)), decision.kind)
         bound.append((request.id, decision))
     return bound

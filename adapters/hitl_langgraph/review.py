@@ -22,8 +22,9 @@ from hitl_core.calls.ledger import CallLedger
 from hitl_core.clock import Clock
 from hitl_core.decisions import AnyDecision
 from hitl_core.errors import AlreadyDecided, UnknownRequest
+from hitl_core.identities import checked_requester
 from hitl_core.identity import request_id
-from hitl_core.requests import ApprovalRequest
+from hitl_core.requests import REQUESTER_KEY, ApprovalRequest
 from hitl_core.stores import ApprovalStore
 from hitl_core.stores.awaitable import AwaitableStore
 from hitl_langgraph.active import Active
@@ -45,9 +46,13 @@ def review(current: Active, call: GatedCall) -> Step:
     Raises:
         GraphInterrupt: the call waits on a person (the node pauses here).
         CallRefused: the call is not the one its request reviewed.
+        InvalidIdentity: the run's context names a requester that cannot be compared (a
+            graph invoked without the runner meets this at its first gated call; the
+            runner refuses it at start). Nothing was written.
     """
+    checked_requester(current.ledger.context, REQUESTER_KEY)
     store, ledger, clock = current.sync, current.ledger, current.store.clock
-    for settled in _history(ledger, call, store):
+    for settled in _checked(ledger, call, _history(ledger, call, store)):
         _ask(settled, clock, current.deferred)
     step = ledger.step(call, store)
     while isinstance(step, Wait):
@@ -60,8 +65,9 @@ def review(current: Active, call: GatedCall) -> Step:
 
 async def areview(current: Active, call: GatedCall) -> Step:
     """Async twin of `review`."""
+    checked_requester(current.ledger.context, REQUESTER_KEY)
     store, ledger, clock = current.store, current.ledger, current.store.clock
-    for settled in await _ahistory(ledger, call, store):
+    for settled in _checked(ledger, call, await _ahistory(ledger, call, store)):
         _ask(settled, clock, current.deferred)
     step = await ledger.astep(call, store)
     while isinstance(step, Wait):
@@ -80,6 +86,20 @@ def _record(store: ApprovalStore, request: ApprovalRequest, decision: AnyDecisio
 async def _arecord(store: AwaitableStore, request: ApprovalRequest, decision: AnyDecision) -> None:
     with contextlib.suppress(AlreadyDecided):
         await store.adecide(request.id, decision)
+
+
+def _checked(
+    ledger: CallLedger, call: GatedCall, history: list[ApprovalRequest]
+) -> list[ApprovalRequest]:
+    """`history`, once the call is known to be the one its approval request reviewed.
+
+    Checked before any turn is taken: a call rewritten in the checkpoint (by
+    ``graph.update_state``, say) is refused before it can re-pause on a decided request.
+    """
+    for request in history:
+        if request.kind != "recovery":
+            ledger.check_reviewed(call, request)
+    return history
 
 
 def _history_ids(ledger: CallLedger, call: GatedCall) -> list[str]:

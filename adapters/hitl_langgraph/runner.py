@@ -12,7 +12,7 @@ The ``a`` twins are in `runner_aio`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from hitl_core.calls import CallLedger, RunPass
@@ -93,6 +93,7 @@ class ApprovalRunner(AsyncRuns):
         decisions: Mapping[str, Any] | None = None,
         *,
         by: str | None = None,
+        roles: Sequence[str] = (),
         lease: Lease | None = None,
         wait: float | None = None,
     ) -> Outcome:
@@ -106,6 +107,7 @@ class ApprovalRunner(AsyncRuns):
                 request id: `Decision`s, their JSON, or LangChain decision payloads. All
                 are checked (who may decide included) before any is recorded.
             by: the authenticated reviewer, for payloads that carry no identity.
+            roles: that reviewer's roles, as authenticated, for rules that name roles.
             lease: a lease on the thread already taken (a worker's claim).
             wait: seconds to wait for another pass's lease to end (default: none).
 
@@ -115,7 +117,9 @@ class ApprovalRunner(AsyncRuns):
             UnknownInterrupt, InvalidInput, StateConflict, NotAuthorized: a decision was
                 refused; nothing was recorded or run, and every interrupt is still pending.
         """
-        return last(self.stream_resume(thread_id, decisions, by=by, lease=lease, wait=wait))
+        return last(
+            self.stream_resume(thread_id, decisions, by=by, roles=roles, lease=lease, wait=wait)
+        )
 
     def stream_resume(
         self,
@@ -123,6 +127,7 @@ class ApprovalRunner(AsyncRuns):
         decisions: Mapping[str, Any] | None = None,
         *,
         by: str | None = None,
+        roles: Sequence[str] = (),
         stream_mode: Modes = "updates",
         lease: Lease | None = None,
         wait: float | None = None,
@@ -135,9 +140,9 @@ class ApprovalRunner(AsyncRuns):
             if decisions:
                 known = {w.request.id: _stored(store, w.request) or w.request for w in waiting}
                 for request_id, decision in bind_all(
-                    thread_id, waiting, known, decisions, by=by, now=store.clock.now()
+                    thread_id, waiting, known, decisions, by=by, roles=roles, now=store.clock.now()
                 ):
-                    store.decide(request_id, decision)
+                    store.decide(request_id, decision, roles=roles)
             ledger = run.calls(info.context)
             stored = {w.request.id: _stored(store, w.request) for w in waiting}
             plan = self._plan(info, waiting, stored, ledger)

@@ -7,7 +7,7 @@ Twin of the sync methods in `hitl_langgraph.runner`, for graphs run with ``ainvo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from hitl_core.calls import AsyncRunPass, CallLedger
@@ -54,6 +54,7 @@ class AsyncRuns(RunnerBase):
         decisions: Mapping[str, Any] | None = None,
         *,
         by: str | None = None,
+        roles: Sequence[str] = (),
         lease: Lease | None = None,
         wait: float | None = None,
     ) -> Outcome:
@@ -66,6 +67,7 @@ class AsyncRuns(RunnerBase):
         decisions: Mapping[str, Any] | None = None,
         *,
         by: str | None = None,
+        roles: Sequence[str] = (),
         stream_mode: Modes = "updates",
         lease: Lease | None = None,
         wait: float | None = None,
@@ -78,9 +80,9 @@ class AsyncRuns(RunnerBase):
             if decisions:
                 known = {w.request.id: await _astored(io, w.request) or w.request for w in waiting}
                 for request_id, decision in bind_all(
-                    thread_id, waiting, known, decisions, by=by, now=io.clock.now()
+                    thread_id, waiting, known, decisions, by=by, roles=roles, now=io.clock.now()
                 ):
-                    await io.adecide(request_id, decision)
+                    await io.adecide(request_id, decision, roles=roles)
             ledger = await run.acalls(info.context)
             stored = {w.request.id: await _astored(io, w.request) for w in waiting}
             plan = self._plan(info, waiting, stored, ledger)
