@@ -23,12 +23,16 @@ from hitl_conformance.driver import RunOutcome as RunOutcome  # noqa: E402
 from hitl_conformance.harness import Harness as Harness  # noqa: E402
 from hitl_conformance.journal import Journal as Journal  # noqa: E402
 from hitl_conformance.scenario import STANDARD_POLICY as STANDARD_POLICY  # noqa: E402
+from hitl_conformance.scenario import ModelUnavailable as ModelUnavailable  # noqa: E402
 from hitl_conformance.scenario import Scenario as Scenario  # noqa: E402
 from hitl_conformance.scenario import ScriptedCall as ScriptedCall  # noqa: E402
+from hitl_conformance.scenario import playable as playable  # noqa: E402
 from hitl_conformance.suite.base import AdapterConformanceTests as AdapterConformanceTests  # noqa: E402
+from hitl_conformance.tools import AUTHOR_GATED as AUTHOR_GATED  # noqa: E402
 from hitl_conformance.tools import recording_tools as recording_tools  # noqa: E402
 
 __all__ = [
+    "AUTHOR_GATED",
     "MAY",
     "MUST",
     "STANDARD_POLICY",
@@ -38,8 +42,10 @@ __all__ = [
     "DriverConfig",
     "Harness",
     "Journal",
+    "ModelUnavailable",
     "RunOutcome",
     "Scenario",
     "ScriptedCall",
+    "playable",
     "recording_tools",
 ]

@@ -34,6 +34,27 @@ class Capability(StrEnum):
     """A gated call inside an agent used as a tool pauses and resumes the whole run."""
     STREAMING = "streaming"
     """A streamed run surfaces its pause and resumes like a non-streamed one."""
+    LEASED = "leased"
+    """One pass at a time: two processes resuming one run get one execution and a `RunBusy`."""
+    CRASH_SAFE = "crash_safe"
+    """A crash between a call's effect and its record leaves an unknown outcome for a person,
+    never a silent re-run."""
+    FENCED = "fenced"
+    """A pass whose lease was taken over during a long tool writes nothing more, and the call
+    does not run a second time."""
+    REVIEWED_ONLY = "reviewed_only"
+    """Only the reviewed call runs: a tampered request or snapshot makes the run refuse."""
+    DECISION_STANDS = "decision_stands"
+    """A recorded decision wins over the policy: relaxing it after a reject runs nothing."""
+    AUTHOR_GATES = "author_gates"
+    """A tool's own approval flag is kept: a policy adds gates, never removes one."""
+    TOOL_FAILURE = "tool_failure"
+    """A tool that raises is recorded once and never run again."""
+    RUN_FAILURE = "run_failure"
+    """A pass that raises leaves the run failed with its error recorded, and a retry runs
+    nothing twice."""
+    UNKNOWN_TOOL = "unknown_tool"
+    """A call to a tool that does not exist runs nothing and asks nobody."""
 
 
 MUST: frozenset[Capability] = frozenset(
@@ -44,6 +65,14 @@ MUST: frozenset[Capability] = frozenset(
         Capability.PERSIST,
         Capability.EXACTLY_ONCE,
         Capability.BOUND_DECISION,
+        Capability.LEASED,
+        Capability.CRASH_SAFE,
+        Capability.FENCED,
+        Capability.REVIEWED_ONLY,
+        Capability.DECISION_STANDS,
+        Capability.TOOL_FAILURE,
+        Capability.RUN_FAILURE,
+        Capability.UNKNOWN_TOOL,
     }
 )
 """Every adapter needs these for level BASE."""

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -25,11 +25,15 @@ __all__ = [
     "AdapterDriver",
     "DriverConfig",
     "DriverFactory",
+    "ResumeError",
     "RunOutcome",
     "StreamingDriver",
+    "TamperingDriver",
+    "collect",
     "factory_ref",
     "load_factory",
     "resume_in_fresh_process",
+    "spawn_resume",
 ]
 
 
@@ -39,6 +43,8 @@ class DriverConfig(BaseModel):
     store_url: str
     journal: Path
     scenario: Scenario
+    lease_seconds: float = 60.0
+    """How long the runner's passes hold the run between renewals (short in fault tests)."""
 
 
 class RunOutcome(BaseModel):
@@ -93,7 +99,33 @@ class StreamingDriver(AdapterDriver, Protocol):
         ...
 
 
+@runtime_checkable
+class TamperingDriver(AdapterDriver, Protocol):
+    """A driver that can change its framework's own stored snapshot, as an attacker with
+    write access to it could (required with the `reviewed_only` capability)."""
+
+    def rewrite_call(
+        self,
+        run_id: str,
+        call_id: str,
+        *,
+        tool: str | None = None,
+        args: dict[str, Any] | None = None,
+    ) -> None:
+        """Make the stored snapshot of `run_id` call `tool` with `args` (each None: keep)
+        where call `call_id` was, keeping the call id, and leave the rest as it is."""
+        ...
+
+
 DriverFactory = Callable[[DriverConfig], AdapterDriver]
+
+
+class ResumeError(BaseModel):
+    """A fresh-process resume that raised a hitl-kit error (`RunBusy`, `LeaseLost`...)."""
+
+    error: str
+    """The error's class name."""
+    message: str
 
 
 def factory_ref(factory: DriverFactory | str) -> str:
@@ -115,21 +147,61 @@ FRESH_PROCESS_TIMEOUT = 120.0
 """Seconds a fresh-process resume may take before the test fails instead of hanging."""
 
 
-def resume_in_fresh_process(ref: str, config: DriverConfig, run_id: str) -> RunOutcome:
-    """Resume `run_id` in a new Python interpreter that shares nothing but the store."""
+def spawn_resume(
+    ref: str, config: DriverConfig, run_id: str, *, go: Path | None = None
+) -> subprocess.Popen[str]:
+    """Start resuming `run_id` in a new Python interpreter that shares nothing but the store.
+
+    With `go`, the child builds its driver, then waits for that file before resuming.
+    """
+    command = [sys.executable, "-m", "hitl_conformance.child", ref, run_id]
+    if go is not None:
+        command.append(str(go))
+    child = subprocess.Popen(
+        command,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdin is not None
+    child.stdin.write(config.model_dump_json())
+    child.stdin.close()
+    child.stdin = None  # written and closed: `communicate` must not touch it again
+    return child
+
+
+def collect(child: subprocess.Popen[str], run_id: str) -> RunOutcome | ResumeError:
+    """Wait for a child started by `spawn_resume`: its outcome or the error it reported.
+
+    Raises:
+        AssertionError: the child crashed, was killed, or took too long.
+    """
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "hitl_conformance.child", ref, run_id],
-            input=config.model_dump_json(),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=FRESH_PROCESS_TIMEOUT,
-        )
+        out, err = child.communicate(timeout=FRESH_PROCESS_TIMEOUT)
     except subprocess.TimeoutExpired:
+        child.kill()
+        child.communicate()
         raise AssertionError(
             f"The fresh-process resume of {run_id} took over {FRESH_PROCESS_TIMEOUT:.0f} s."
         ) from None
-    if done.returncode != 0:
-        raise AssertionError(f"The fresh-process resume failed:\n{done.stderr}")
-    return RunOutcome.model_validate_json(done.stdout.strip().splitlines()[-1])
+    if child.returncode != 0:
+        raise AssertionError(
+            f"The fresh-process resume of {run_id} failed (exit {child.returncode}):\n{err}"
+        )
+    line = out.strip().splitlines()[-1]
+    if '"error"' in line:
+        return ResumeError.model_validate_json(line)
+    return RunOutcome.model_validate_json(line)
+
+
+def resume_in_fresh_process(ref: str, config: DriverConfig, run_id: str) -> RunOutcome:
+    """Resume `run_id` in a new Python interpreter that shares nothing but the store.
+
+    Raises:
+        AssertionError: the child failed, or reported a hitl-kit error.
+    """
+    result = collect(spawn_resume(ref, config, run_id), run_id)
+    if isinstance(result, ResumeError):
+        raise AssertionError(f"The fresh-process resume raised {result.error}: {result.message}")
+    return result

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -11,16 +13,34 @@ from pydantic import BaseModel
 from hitl_conformance.driver import (
     AdapterDriver,
     DriverConfig,
+    ResumeError,
     RunOutcome,
+    collect,
     load_factory,
     resume_in_fresh_process,
+    spawn_resume,
 )
 from hitl_conformance.journal import Journal
 from hitl_conformance.scenario import Scenario, ScriptedCall
-from hitl_core import ApprovalRequest, AuditEvent
+from hitl_conformance.tamper import rewrite_request
+from hitl_core import ApprovalRequest, AuditEvent, Policy
 from hitl_core.decisions import DecisionInput
 
-__all__ = ["Harness", "Trace", "ask", "balance", "delete", "email", "pay"]
+__all__ = [
+    "Harness",
+    "Trace",
+    "ask",
+    "balance",
+    "delete",
+    "email",
+    "export",
+    "pay",
+    "transfer",
+    "unknown",
+]
+
+READY_TIMEOUT = 120.0
+"""Seconds children may take to import their framework before a simultaneous resume."""
 
 
 def pay(call_id: str, amount: float, recipient: str = "Acme Corp") -> ScriptedCall:
@@ -45,6 +65,23 @@ def ask(call_id: str, question: str) -> ScriptedCall:
     return ScriptedCall(id=call_id, tool="ask_human", args={"question": question})
 
 
+def transfer(call_id: str, amount: float, account: str = "savings") -> ScriptedCall:
+    """A call to the tool whose author requires approval (`AUTHOR_GATED`)."""
+    return ScriptedCall(
+        id=call_id, tool="transfer_funds", args={"amount": amount, "account": account}
+    )
+
+
+def export(call_id: str, name: str = "q3") -> ScriptedCall:
+    """A call to the tool that fails after its side effect."""
+    return ScriptedCall(id=call_id, tool="export_report", args={"name": name})
+
+
+def unknown(call_id: str) -> ScriptedCall:
+    """A call to a tool no adapter offers."""
+    return ScriptedCall(id=call_id, tool="launch_rockets", args={"count": 3})
+
+
 class Trace(BaseModel):
     """Everything observable about a run, normalized so adapters can be compared."""
 
@@ -63,14 +100,22 @@ class Harness:
     """Builds the driver for a scenario and watches the run from outside."""
 
     def __init__(
-        self, factory: str, directory: Path, scenario: Scenario, store_url: str | None = None
+        self,
+        factory: str,
+        directory: Path,
+        scenario: Scenario,
+        store_url: str | None = None,
+        *,
+        lease_seconds: float = 60.0,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
         self.factory = factory
         self.config = DriverConfig(
             store_url=store_url or f"sqlite:///{directory / 'hitl.db'}",
             journal=directory / "journal",
             scenario=scenario,
+            lease_seconds=lease_seconds,
         )
         self.driver: AdapterDriver = load_factory(factory)(self.config)
         self.store = self.driver.store
@@ -80,11 +125,63 @@ class Harness:
     def start(self) -> RunOutcome:
         return self.driver.start(self.run_id)
 
-    def resume(self, *, fresh: bool = False) -> RunOutcome:
-        """Resume here, or in a new Python process that shares only the store."""
+    def resume(self, *, fresh: bool = False, policy: Policy | None = None) -> RunOutcome:
+        """Resume here, or in a new Python process that shares only the store (and, with
+        `policy`, runs under that policy instead of the scenario's)."""
         if fresh:
-            return resume_in_fresh_process(self.factory, self.config, self.run_id)
+            return resume_in_fresh_process(self.factory, self._config(policy), self.run_id)
         return self.driver.resume(self.run_id)
+
+    def _config(self, policy: Policy | None) -> DriverConfig:
+        if policy is None:
+            return self.config
+        scenario = self.config.scenario.model_copy(update={"policy": policy.to_data()})
+        return self.config.model_copy(update={"scenario": scenario})
+
+    def spawn(self, *, go: Path | None = None) -> subprocess.Popen[str]:
+        """Start a resume in a new process and return at once (`finish` it later).
+
+        With `go`, the child builds its driver, then waits for that file before resuming
+        (`ready` tells when it is built).
+        """
+        return spawn_resume(self.factory, self.config, self.run_id, go=go)
+
+    def ready(self, go: Path, count: int = 1) -> bool:
+        """Whether `count` children spawned with `go` have built their drivers."""
+        return len(list(go.parent.glob(f"{go.name}.ready.*"))) >= count
+
+    def finish(self, child: subprocess.Popen[str]) -> RunOutcome | ResumeError:
+        """Wait for a resume started by `spawn`: its outcome, or the error it raised."""
+        return collect(child, self.run_id)
+
+    def resume_together(self, count: int) -> list[RunOutcome | ResumeError]:
+        """`count` new processes resume the run at the same instant (each built first)."""
+        go = self.directory / f"go-{uuid4().hex[:8]}"
+        children = [
+            spawn_resume(self.factory, self.config, self.run_id, go=go) for _ in range(count)
+        ]
+        deadline = time.monotonic() + READY_TIMEOUT
+        while len(list(self.directory.glob(f"{go.name}.ready.*"))) < count:
+            if time.monotonic() > deadline or any(c.poll() is not None for c in children):
+                break
+            time.sleep(0.01)
+        go.touch()
+        return [collect(child, self.run_id) for child in children]
+
+    def resume_killed(self) -> int:
+        """Resume in a new process that is expected to die; its exit code (-9 for SIGKILL)."""
+        child = self.spawn()
+        try:
+            child.communicate(timeout=READY_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise AssertionError("the resume that should have crashed hung instead") from None
+        return child.returncode
+
+    def rewrite_request(self, request: ApprovalRequest, **action: Any) -> None:
+        """Change a stored request's action behind the store's back (see `tamper`)."""
+        rewrite_request(self.config.store_url, request, **action)
 
     def request(self, request_id: str) -> ApprovalRequest:
         return self.store.get(request_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +10,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hitl_core import Policy, Rule, arg
 
-__all__ = ["STANDARD_POLICY", "Scenario", "ScriptedCall", "say"]
+__all__ = [
+    "FAIL_PREFIX",
+    "STANDARD_POLICY",
+    "ModelUnavailable",
+    "Scenario",
+    "ScriptedCall",
+    "fail",
+    "playable",
+    "say",
+]
+
+FAIL_PREFIX = "!hitl-conformance-fail: "
+"""A final-answer turn starting with this is played as the model raising, not answering."""
 
 STANDARD_POLICY = Policy(
     {
@@ -61,3 +74,25 @@ class Scenario(BaseModel):
 def say(text: str) -> str:
     """A final answer turn (readability helper)."""
     return text
+
+
+def fail(message: str) -> str:
+    """A turn where the model fails (its provider is down, say): it raises `message`."""
+    return FAIL_PREFIX + message
+
+
+class ModelUnavailable(RuntimeError):
+    """The scripted model's provider failed (a `fail` turn)."""
+
+
+def playable(turn: list[ScriptedCall] | str) -> list[ScriptedCall] | str | Callable[..., str]:
+    """`turn` as a driver's scripted model plays it: a `fail` turn becomes a callable turn
+    that raises `ModelUnavailable` (every bundled scripted model accepts callable turns)."""
+    if isinstance(turn, str) and turn.startswith(FAIL_PREFIX):
+        message = turn.removeprefix(FAIL_PREFIX)
+
+        def raises(*_: Any) -> str:
+            raise ModelUnavailable(message)
+
+        return raises
+    return turn

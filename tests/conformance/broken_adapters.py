@@ -15,11 +15,12 @@ which imports the factory by name from the project root.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from hitl_conformance import AdapterDriver, Capability, DriverConfig
 from hitl_core import ApprovalRequest, ApprovalStore, UnknownRequest
-from hitl_core.calls import Answer, CallLedger, GatedCall, Run, Step
+from hitl_core.calls import Answer, CallLedger, Executed, GatedCall, Run, RunPass, Step
 from hitl_core.decisions import DecisionInput, Reject
 from hitl_core.identity import request_id
 from hitl_core.outcomes import rejection_text
@@ -29,11 +30,20 @@ from hitl_loop.messages import ToolCall
 from hitl_loop.state import LoopState, ToolResult
 
 __all__ = [
+    "asks_about_unknown_tools",
+    "asks_the_policy_first",
+    "borrows_the_lease",
+    "drops_the_authors_flag",
     "edit_without_notice",
     "gates_every_call",
+    "leaves_failed_runs_running",
     "loses_feedback_across_processes",
     "omits_persist",
+    "records_after_running",
+    "renews_nothing",
     "reruns_ungated_calls_on_resume",
+    "retries_failed_tools",
+    "runs_its_own_call",
     "runs_proposed_args_on_edit",
     "runs_tool_on_reject",
 ]
@@ -159,6 +169,149 @@ class _EditWithoutNotice(ToolLoop):
         return step
 
 
+class _BorrowsTheLease(ToolLoop):
+    """Fault (leased): a resume that uses whatever lease the run holds instead of its own.
+
+    Two resumes at once then both work on the run: neither is told it is busy.
+    """
+
+    def _pass(self, run_id: str, **options: Any) -> RunPass:
+        current = self.store.lease_of(run_id)
+        if options.get("lease") is None and current is not None:
+            options["lease"] = current
+        return super()._pass(run_id, **options)
+
+
+class _RecordsAfterRunning(ToolLoop):
+    """Fault (crash_safe): tools run first and are recorded afterwards, with no claim.
+
+    A crash between the effect and the record, or a second holder after a lost lease,
+    finds nothing claimed and runs the call again.
+    """
+
+    def _work_on(
+        self, call: ToolCall, state: LoopState, ledger: CallLedger, waiting: Waiting
+    ) -> None:
+        if call.name in self.tools and call.id not in state.children:
+            step = self._step(call, state, ledger)
+            if isinstance(step, Run):
+                output = self._invoker(call.name)(step.args).output  # the effect, unclaimed
+                ran = ledger.finish_composite(step, output, self.store)  # ...recorded after
+                state.waiting.pop(call.id, None)
+                state.results[call.id] = ToolResult(content=ran.content, is_error=ran.is_error)
+                return None
+        return super()._work_on(call, state, ledger, waiting)
+
+
+class _RenewsNothing(ToolLoop):
+    """Fault (fenced): a pass that never renews its lease, so a long tool loses the run."""
+
+    def _pass(self, run_id: str, **options: Any) -> RunPass:
+        return _UnrenewedPass(super()._pass(run_id, **options))
+
+
+class _UnrenewedPass(RunPass):
+    def __init__(self, original: RunPass) -> None:
+        self.__dict__.update(original.__dict__)
+
+    def __enter__(self) -> RunPass:
+        super().__enter__()
+        if self._keeper is not None:
+            self._keeper.stop()  # the fault: the lease is never renewed
+        return self
+
+
+class _RunsItsOwnCall(ToolLoop):
+    """Fault (reviewed_only): the stored request is checked, but the snapshot's own call runs.
+
+    Rewrite the call in the snapshot and the approval of another call runs it.
+    """
+
+    def _work_on(
+        self, call: ToolCall, state: LoopState, ledger: CallLedger, waiting: Waiting
+    ) -> None:
+        try:
+            request = self.store.get(request_id(state.run_id, call.id))
+        except UnknownRequest:
+            return super()._work_on(call, state, ledger, waiting)
+        trusted = ToolCall(id=call.id, name=request.action.tool, args=request.action.args)
+        step = self._step(trusted, state, ledger)
+        if isinstance(step, Run) and call.name in self.tools:
+            output = self.tools[call.name].invoke(call.args)  # the snapshot's call, unchecked
+            state.waiting.pop(call.id, None)
+            state.results[call.id] = ToolResult(content=output)
+            return None
+        return super()._work_on(call, state, ledger, waiting)
+
+
+class _AsksThePolicyFirst(ToolLoop):
+    """Fault (decision_stands): the policy is asked before the stored decision is looked up.
+
+    Relax the policy after a rejection and the rejected call runs.
+    """
+
+    def _step(self, call: ToolCall, state: LoopState, ledger: CallLedger) -> Step:
+        gated = self._gated(call, state)
+        if gated.problem is None and not ledger.verdict(gated).required:
+            return Run(gated, dict(call.args))
+        return super()._step(call, state, ledger)
+
+
+class _DropsTheAuthorsFlag(ToolLoop):
+    """Fault (author_gates): a tool's own ``requires_approval`` is replaced by the policy."""
+
+    def _gated(self, call: ToolCall, state: LoopState) -> GatedCall:
+        gated = super()._gated(call, state)
+        if call.id not in state.forced:
+            gated = dataclasses.replace(gated, required_by=None)
+        return gated
+
+
+class _RetriesFailedTools(ToolLoop):
+    """Fault (tool_failure): a tool that raises is taken as not done, to run again later."""
+
+    def _invoker(self, name: str) -> Callable[[dict[str, Any]], Executed]:
+        tool = self.tools[name]
+
+        def invoke(args: dict[str, Any]) -> Executed:
+            try:
+                return Executed(tool.invoke(args))
+            except Exception:
+                return Executed("", suspended=True)
+
+        return invoke
+
+
+class _LeavesFailedRunsRunning(ToolLoop):
+    """Fault (run_failure): a pass that raises leaves the run as it was (running)."""
+
+    def _pass(self, run_id: str, **options: Any) -> RunPass:
+        return _UnfailingPass(super()._pass(run_id, **options))
+
+
+class _UnfailingPass(RunPass):
+    def __init__(self, original: RunPass) -> None:
+        self.__dict__.update(original.__dict__)
+
+    def fail(self, error: BaseException) -> None:
+        """The fault: the failure is not recorded."""
+
+
+class _AsksAboutUnknownTools(ToolLoop):
+    """Fault (unknown_tool): a call to an unknown tool goes to the policy and is "run"."""
+
+    def _gated(self, call: ToolCall, state: LoopState) -> GatedCall:
+        gated = super()._gated(call, state)
+        if call.name not in self.tools and call.name not in self.agents:
+            gated = dataclasses.replace(gated, problem=None)
+        return gated
+
+    def _invoker(self, name: str) -> Callable[[dict[str, Any]], Executed]:
+        if name in self.tools:
+            return super()._invoker(name)
+        return lambda args: Executed(f"no tool {name}", is_error=True)
+
+
 class _NoPersistDriver(LoopDriver):
     """Not a bug but a gap: an honest adapter that does not claim the MUST `persist`."""
 
@@ -220,6 +373,51 @@ def runs_proposed_args_on_edit(config: DriverConfig) -> AdapterDriver:
 def edit_without_notice(config: DriverConfig) -> AdapterDriver:
     """Runs an edit correctly but drops the edit notice from the model's result."""
     return _BrokenLoopDriver(config, _EditWithoutNotice)
+
+
+def borrows_the_lease(config: DriverConfig) -> AdapterDriver:
+    """Resumes under whatever lease the run holds, never getting `RunBusy`."""
+    return _BrokenLoopDriver(config, _BorrowsTheLease)
+
+
+def records_after_running(config: DriverConfig) -> AdapterDriver:
+    """Runs tools before anything is claimed, and records them afterwards."""
+    return _BrokenLoopDriver(config, _RecordsAfterRunning)
+
+
+def renews_nothing(config: DriverConfig) -> AdapterDriver:
+    """Never renews its lease while a tool runs."""
+    return _BrokenLoopDriver(config, _RenewsNothing)
+
+
+def runs_its_own_call(config: DriverConfig) -> AdapterDriver:
+    """Checks the stored request, then runs the call its snapshot holds."""
+    return _BrokenLoopDriver(config, _RunsItsOwnCall)
+
+
+def asks_the_policy_first(config: DriverConfig) -> AdapterDriver:
+    """Asks the policy before looking for a stored decision."""
+    return _BrokenLoopDriver(config, _AsksThePolicyFirst)
+
+
+def drops_the_authors_flag(config: DriverConfig) -> AdapterDriver:
+    """Replaces a tool's own approval flag with the policy."""
+    return _BrokenLoopDriver(config, _DropsTheAuthorsFlag)
+
+
+def retries_failed_tools(config: DriverConfig) -> AdapterDriver:
+    """Takes a tool that raised as not done yet."""
+    return _BrokenLoopDriver(config, _RetriesFailedTools)
+
+
+def leaves_failed_runs_running(config: DriverConfig) -> AdapterDriver:
+    """Does not mark a run failed when its pass raises."""
+    return _BrokenLoopDriver(config, _LeavesFailedRunsRunning)
+
+
+def asks_about_unknown_tools(config: DriverConfig) -> AdapterDriver:
+    """Sends calls to unknown tools through the policy and "runs" them."""
+    return _BrokenLoopDriver(config, _AsksAboutUnknownTools)
 
 
 def omits_persist(config: DriverConfig) -> AdapterDriver:

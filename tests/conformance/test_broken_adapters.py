@@ -63,10 +63,12 @@ FAULTS = [
                 "test_two_gated_calls_in_one_turn_are_decided_separately",
                 "test_an_expired_request_takes_its_expiry_outcome",  # expiry rejects
                 "test_a_rejection_inside_a_sub_agent_reaches_the_sub_agent",
+                "test_a_rejection_stands_when_the_policy_is_relaxed",
             }
         ),
         failed_capabilities=frozenset(
             {C.REJECT, C.PERSIST, C.BOUND_DECISION, C.PARALLEL, C.EXPIRY, C.NESTED}
+            | {C.DECISION_STANDS}
         ),
         level="NONE",
     ),
@@ -78,22 +80,30 @@ FAULTS = [
                 # Expiry's reject carries feedback ("approval expired") and the test
                 # resumes in a fresh process, so the same fault shows there too.
                 "test_an_expired_request_takes_its_expiry_outcome",
+                # So does the relaxed-policy resume, which also runs in a fresh process.
+                "test_a_rejection_stands_when_the_policy_is_relaxed",
             }
         ),
-        failed_capabilities=frozenset({C.PERSIST, C.EXPIRY}),
+        failed_capabilities=frozenset({C.PERSIST, C.EXPIRY, C.DECISION_STANDS}),
         level="NONE",
     ),
     Fault(
         "reruns_ungated_calls_on_resume",
+        # It runs ungated calls outside the ledger, so everything that counts an ungated
+        # call's runs across a pause, a retry or a tool's own flag catches it.
         failing=frozenset(
             {
                 "test_ungated_calls_in_a_mixed_turn_run_exactly_once",
                 # The streamed resume runs (and surfaces) the ungated balance call again.
                 "test_a_streamed_run_surfaces_its_pause_and_resumes",
-                # Gated calls are still answered from the ledger, so the parallel case holds.
+                "test_a_tool_failure_is_recorded_once",  # the retry runs it again
+                "test_a_pass_that_raises_leaves_the_run_failed",  # so does this retry
+                "test_a_tools_own_approval_flag_is_kept",  # the policy does not gate it
             }
         ),
-        failed_capabilities=frozenset({C.EXACTLY_ONCE, C.STREAMING}),
+        failed_capabilities=frozenset(
+            {C.EXACTLY_ONCE, C.STREAMING, C.TOOL_FAILURE, C.RUN_FAILURE, C.AUTHOR_GATES}
+        ),
         level="NONE",
     ),
     Fault(
@@ -109,23 +119,125 @@ FAULTS = [
                 # it instead of on the sub-agent's payment.
                 "test_a_gated_call_inside_a_sub_agent_pauses_the_whole_run",
                 "test_a_rejection_inside_a_sub_agent_reaches_the_sub_agent",
+                # The calls these expect to run at once pause instead.
+                "test_a_tool_failure_is_recorded_once",
+                "test_a_pass_that_raises_leaves_the_run_failed",
             }
         ),
-        failed_capabilities=frozenset({C.THRESHOLD, C.EXACTLY_ONCE, C.STREAMING, C.NESTED}),
+        failed_capabilities=frozenset(
+            {C.THRESHOLD, C.EXACTLY_ONCE, C.STREAMING, C.NESTED, C.TOOL_FAILURE, C.RUN_FAILURE}
+        ),
         level="NONE",
     ),
     Fault(
         "runs_proposed_args_on_edit",
+        # The ledger refuses the proposed arguments (they are not the edit's): the run fails.
+        failing=frozenset(
+            {
+                "test_edit_runs_the_corrected_arguments_and_says_so",
+                "test_an_edit_stands_when_the_policy_is_relaxed",
+            }
+        ),
+        failed_capabilities=frozenset({C.EDIT, C.DECISION_STANDS}),
+        level="NONE",
+    ),
+    Fault(
+        "edit_without_notice",
         failing=frozenset({"test_edit_runs_the_corrected_arguments_and_says_so"}),
         # Edit is a MAY capability: the adapter keeps level BASE, and the report says why.
         failed_capabilities=frozenset({C.EDIT}),
         level="BASE",
     ),
     Fault(
-        "edit_without_notice",
-        failing=frozenset({"test_edit_runs_the_corrected_arguments_and_says_so"}),
-        failed_capabilities=frozenset({C.EDIT}),
+        "borrows_the_lease",
+        failing=frozenset(
+            {
+                "test_two_processes_resuming_one_run_execute_it_once",
+                "test_a_long_tool_keeps_its_run_leased",
+                "test_a_pass_that_lost_its_lease_mid_tool_writes_nothing",
+            }
+        ),
+        failed_capabilities=frozenset({C.LEASED, C.FENCED}),
+        level="NONE",
+    ),
+    Fault(
+        "records_after_running",
+        failing=frozenset(
+            {
+                "test_a_crash_after_the_effect_leaves_an_unknown_outcome",
+                "test_a_pass_that_lost_its_lease_mid_tool_writes_nothing",
+                "test_a_tool_failure_is_recorded_once",  # the failure was never recorded
+                "test_the_audit_trail_records_who_when_and_what",  # no `started` event
+            }
+        ),
+        failed_capabilities=frozenset({C.CRASH_SAFE, C.FENCED, C.TOOL_FAILURE, C.APPROVE}),
+        level="NONE",
+    ),
+    Fault(
+        "renews_nothing",
+        failing=frozenset({"test_a_long_tool_keeps_its_run_leased"}),
+        failed_capabilities=frozenset({C.FENCED}),
+        level="NONE",
+    ),
+    Fault(
+        "runs_its_own_call",
+        # It runs every reviewed call itself, outside the ledger, as its snapshot has it.
+        failing=frozenset(
+            {
+                "test_a_snapshot_whose_call_was_rewritten_runs_nothing",
+                "test_edit_runs_the_corrected_arguments_and_says_so",
+                "test_an_edit_stands_when_the_policy_is_relaxed",
+                "test_a_crash_after_the_effect_leaves_an_unknown_outcome",
+                "test_a_pass_that_lost_its_lease_mid_tool_writes_nothing",
+                "test_the_audit_trail_records_who_when_and_what",
+            }
+        ),
+        failed_capabilities=frozenset(
+            {C.REVIEWED_ONLY, C.EDIT, C.DECISION_STANDS, C.CRASH_SAFE, C.FENCED, C.APPROVE}
+        ),
+        level="NONE",
+    ),
+    Fault(
+        "asks_the_policy_first",
+        failing=frozenset(
+            {
+                "test_a_rejection_stands_when_the_policy_is_relaxed",
+                "test_an_edit_stands_when_the_policy_is_relaxed",
+            }
+        ),
+        failed_capabilities=frozenset({C.DECISION_STANDS}),
+        level="NONE",
+    ),
+    Fault(
+        "drops_the_authors_flag",
+        failing=frozenset({"test_a_tools_own_approval_flag_is_kept"}),
+        failed_capabilities=frozenset({C.AUTHOR_GATES}),
         level="BASE",
+    ),
+    Fault(
+        "retries_failed_tools",
+        failing=frozenset({"test_a_tool_failure_is_recorded_once"}),
+        failed_capabilities=frozenset({C.TOOL_FAILURE}),
+        level="NONE",
+    ),
+    Fault(
+        "leaves_failed_runs_running",
+        failing=frozenset(
+            {
+                "test_a_pass_that_raises_leaves_the_run_failed",
+                # A refusal must leave the run failed too.
+                "test_a_request_whose_arguments_were_rewritten_runs_nothing",
+                "test_a_snapshot_whose_call_was_rewritten_runs_nothing",
+            }
+        ),
+        failed_capabilities=frozenset({C.RUN_FAILURE, C.REVIEWED_ONLY}),
+        level="NONE",
+    ),
+    Fault(
+        "asks_about_unknown_tools",
+        failing=frozenset({"test_a_call_to_an_unknown_tool_runs_nothing_and_asks_nobody"}),
+        failed_capabilities=frozenset({C.UNKNOWN_TOOL}),
+        level="NONE",
     ),
     Fault(
         "omits_persist",

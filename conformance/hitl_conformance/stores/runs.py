@@ -161,7 +161,7 @@ class RunTests:
         )
         assert store.load_run("run_f") == retried
         event = store.audit(run_id="run_f")[-1]
-        assert (event.kind, event.detail.get("by"), event.detail.get("error")) == (
+        assert (event.kind, event.actor, event.detail.get("error")) == (
             AuditKind.RETRIED,
             "ops",
             "boom",

@@ -18,12 +18,13 @@ from hitl_conformance.suite.compose import ComposeTests
 from hitl_conformance.suite.decide import DecideTests
 from hitl_conformance.suite.fixtures import NewRun
 from hitl_conformance.suite.gate import GateTests
+from hitl_conformance.suite.ledger import LedgerTests
 from hitl_conformance.suite.resume import ResumeTests
 
 __all__ = ["AdapterConformanceTests", "standard_tests"]
 
 
-class AdapterConformanceTests(GateTests, DecideTests, ResumeTests, ComposeTests):
+class AdapterConformanceTests(GateTests, DecideTests, ResumeTests, ComposeTests, LedgerTests):
     """The standard suite. Subclass it and set `factory`::
 
         class TestMyAdapter(AdapterConformanceTests):
@@ -77,9 +78,13 @@ class AdapterConformanceTests(GateTests, DecideTests, ResumeTests, ComposeTests)
         """Run a scenario on the adapter: each call gets its own journal (and store)."""
         made: list[Harness] = []
 
-        def build(scenario: Scenario) -> Harness:
+        def build(scenario: Scenario, *, lease_seconds: float = 60.0) -> Harness:
             harness = Harness(
-                factory_ref(self.factory), tmp_path / f"run{len(made)}", scenario, store_url
+                factory_ref(self.factory),
+                tmp_path / f"run{len(made)}",
+                scenario,
+                store_url,
+                lease_seconds=lease_seconds,
             )
             made.append(harness)
             return harness

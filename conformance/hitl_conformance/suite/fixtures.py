@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 from hitl_conformance.harness import Harness
 from hitl_conformance.scenario import Scenario
 
 __all__ = ["NewRun"]
 
-NewRun = Callable[[Scenario], Harness]
-"""Build a fresh harness (own store, own journal) that runs this scenario."""
+
+class NewRun(Protocol):
+    """Build a fresh harness (own store, own journal) that runs this scenario."""
+
+    def __call__(self, scenario: Scenario, *, lease_seconds: float = 60.0) -> Harness: ...
