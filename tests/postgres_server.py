@@ -3,6 +3,7 @@
 Uses ``HITL_TEST_POSTGRES_URL`` when set. Otherwise it runs ``initdb`` and ``pg_ctl`` from
 the machine's PostgreSQL binaries into a temporary directory, listening on a free
 loopback port; as root, it runs them as the ``postgres`` user (``initdb`` refuses root).
+A server of its own (``start_server(own=True)``) can also be crashed and restarted.
 """
 
 from __future__ import annotations
@@ -33,18 +34,29 @@ class PostgresServer:
     def stop(self) -> None:
         if self.directory is None or self.bin_dir is None:
             return
-        _run_as_owner(
-            [
-                str(self.bin_dir / "pg_ctl"),
-                "-D",
-                str(self.directory / "data"),
-                "-m",
-                "immediate",
-                "stop",
-            ],
-            check=False,
-        )
+        self._pg_ctl("-m", "immediate", "stop", check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
+
+    def restart(self) -> None:
+        """Crash the server (``pg_ctl -m immediate``: no shutdown checkpoint, every
+        connection cut) and start it again on the same port; returns once it accepts
+        connections again, after crash recovery.
+
+        Raises:
+            PostgresUnavailable: the server is not one this module started.
+        """
+        if self.directory is None or self.bin_dir is None:
+            raise PostgresUnavailable(f"{self.url} was not started here; it cannot restart")
+        self._pg_ctl("-m", "immediate", "-w", "restart")
+
+    def _pg_ctl(self, *arguments: str, check: bool = True) -> None:
+        assert self.directory is not None
+        assert self.bin_dir is not None
+        data = str(self.directory / "data")
+        log = str(self.directory / "server.log")
+        _run_as_owner(
+            [str(self.bin_dir / "pg_ctl"), "-D", data, "-l", log, *arguments], check=check
+        )
 
 
 def _bin_dir() -> Path:
@@ -70,10 +82,15 @@ def _run_as_owner(command: list[str], *, check: bool = True) -> subprocess.Compl
     return subprocess.run(command, check=check, capture_output=True, text=True, timeout=120)
 
 
-def start_server() -> PostgresServer:
-    """A server for this test session. Raises `PostgresUnavailable` when none can start."""
+def start_server(*, own: bool = False) -> PostgresServer:
+    """A server for this test session. Raises `PostgresUnavailable` when none can start.
+
+    Args:
+        own: start a server of its own even when ``HITL_TEST_POSTGRES_URL`` is set (one
+            that `PostgresServer.restart` can crash and restart).
+    """
     url = os.environ.get("HITL_TEST_POSTGRES_URL")
-    if url:
+    if url and not own:
         return PostgresServer(url=url)
     bin_dir = _bin_dir()
     directory = Path(tempfile.mkdtemp(prefix="hitl-pg-"))

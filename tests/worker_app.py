@@ -3,6 +3,7 @@
 Each run pays the recipient named in its prompt, so the ledger shows which run paid.
 ``HITL_TEST_LEDGER`` names the ledger file; while the file named by ``HITL_TEST_BLOCK``
 exists, the model's last turn touches ``<block>.reached`` and hangs (a worker to kill).
+``HITL_TEST_PAY_SECONDS`` makes each payment take that long (a tool that outlives a lease).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ POLICY = Policy({"send_payment": arg("amount") > 1000})
 
 def send_payment(amount: float, recipient: str) -> str:
     """Send a payment."""
+    time.sleep(float(os.environ.get("HITL_TEST_PAY_SECONDS", "0")))
     line = json.dumps({"amount": amount, "recipient": recipient}) + "\n"
     fd = os.open(os.environ["HITL_TEST_LEDGER"], os.O_WRONLY | os.O_APPEND | os.O_CREAT)
     try:
