@@ -11,8 +11,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from hitl_cli import audit, inbox, review, serve, tokens
+from hitl_cli import audit, inbox, review, runs, serve, tokens
+from hitl_cli.options import error_console
 from hitl_cli.schemas import SCHEMAS, schema_of
 from hitl_core.errors import HITLError
 
@@ -21,7 +23,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-err = Console(stderr=True)
 
 
 @app.command()
@@ -51,7 +52,9 @@ def schema(
     elif name in SCHEMAS:
         document = schema_of(name)
     else:
-        err.print(f"[red]Unknown schema {name!r}.[/] Choose one of: {', '.join(SCHEMAS)}.")
+        error_console().print(
+            f"[red]Unknown schema {name!r}.[/] Choose one of: {', '.join(SCHEMAS)}."
+        )
         raise typer.Exit(2)
     print(json.dumps(document, indent=2, sort_keys=True))
 
@@ -76,7 +79,7 @@ def conformance(
     try:
         load_factory(factory_ref(adapter))
     except (ImportError, AttributeError) as error:
-        err.print(f"[red]Cannot import the driver factory for {adapter!r}:[/] {error}")
+        error_console().print(f"[red]Cannot import the driver factory for {adapter!r}:[/] {error}")
         raise typer.Exit(2) from None
     _, report = run_suite(
         adapter, pytest_args=() if verbose else ("--quiet", "--no-header", "-rN", "--tb=no")
@@ -125,7 +128,7 @@ def worker(
         signal.signal(sig, lambda *_: runner.stop())
     resumed = runner.run(until_idle=until_idle)
     opened.close()
-    err.print(f"worker {runner.worker_id}: resumed {resumed} runs")
+    error_console().print(f"worker {runner.worker_id}: resumed {resumed} runs")
 
 
 # The reviewer's commands: each lives in the module of its concept.
@@ -136,6 +139,8 @@ app.command("reject")(review.reject)
 app.command("edit")(review.edit)
 app.command("respond")(review.respond)
 app.command("audit")(audit.audit)
+app.command("runs")(runs.runs)
+app.command("retry")(runs.retry)
 app.command("serve")(serve.serve)
 app.command("token")(tokens.token)
 
@@ -167,7 +172,7 @@ def webhooks(
             done = dispatcher.run(until_idle=until_idle)
     finally:
         opened.close()
-    err.print(
+    error_console().print(
         f"webhooks: delivered {done.delivered}, gave up {done.gave_up}, "
         f"skipped {done.skipped} events"
     )
@@ -181,5 +186,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         app(args=list(argv) if argv is not None else None)
     except HITLError as error:
-        err.print(f"[red]{type(error).__name__}:[/] {error}")
+        # soft_wrap: the message stays one line per sentence, whatever the terminal's width
+        error_console().print(
+            f"[red]{type(error).__name__}:[/] {escape(str(error))}", soft_wrap=True
+        )
         raise SystemExit(1) from None

@@ -19,10 +19,14 @@ POLICY = Policy({"send_payment": arg("amount") > 1000})
 
 
 def script_from_data(data: list[Any]) -> ScriptedModel:
-    """A script from JSON: a string is a final answer, a list of calls is one turn."""
+    """A script from JSON: a string is a final answer, a list of calls is one turn.
+
+    A callable step (a test's flaky model turn) is passed through as `ScriptedModel` takes it.
+    """
     steps: list[Any] = []
     for step in data:
-        steps.append(step if isinstance(step, str) else [ToolCall.model_validate(c) for c in step])
+        passed = isinstance(step, str) or callable(step)
+        steps.append(step if passed else [ToolCall.model_validate(c) for c in step])
     return ScriptedModel(steps)
 
 
